@@ -82,7 +82,7 @@ class Verdict:
         }
 
     def to_json(self) -> str:
-        return json.dumps(self.to_dict(), ensure_ascii=False, default=str)
+        return json.dumps(self.to_dict(), default=str)  # ASCII: lone surrogates stay valid JSON
 
 
 def make_verdict(

@@ -1,0 +1,28 @@
+# Two commands on a fresh machine:
+#   make train   set up what is missing, then run `rlvr-gym train` on its embedded default
+#   make test    set up what is missing, then run the tests
+# The virtual environment is cached in .venv and rebuilt when pyproject.toml changes.
+
+PYTHON ?= python3
+VENV   ?= .venv
+PY      = $(VENV)/bin/python
+STAMP   = $(VENV)/.installed
+
+.PHONY: install test train bench clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e ".[dev]"
+	touch $(STAMP)
+
+test: $(STAMP)
+	$(PY) -m pytest -q
+
+bench: $(STAMP)
+	$(PY) benchmarks/bench_math.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache

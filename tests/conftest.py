@@ -1,0 +1,27 @@
+"""Shared test helpers: where the real benchmark data lives.
+
+The data is never copied into the project. Tests that need it call
+``require_data("gsm8k/test.jsonl")``, which skips with the missing path named.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+def data_dir() -> Path:
+    """``$RLVR_GYM_DATA``, else ``../shared/data`` beside the repository."""
+    return Path(os.environ.get("RLVR_GYM_DATA", REPO_ROOT.parent / "shared" / "data"))
+
+
+def require_data(relative: str) -> Path:
+    """The path of a data file, or skip the test saying which file is missing."""
+    path = data_dir() / relative
+    if not path.exists():
+        pytest.skip(f"real data not found: {path} (set RLVR_GYM_DATA to the folder holding gsm8k/, math/, ifeval/)")
+    return path
