@@ -19,6 +19,7 @@ _REGISTRY: dict[str, Callable[..., Verifier] | str] = {
     "math": "rlvr_gym.verifiers.math:MathVerifier",
     "ifeval": "rlvr_gym.verifiers.ifeval:IFEvalVerifier",
     "ifeval_loose": "rlvr_gym.verifiers.ifeval:IFEvalLooseVerifier",
+    "countdown": "rlvr_gym.verifiers.countdown:CountdownVerifier",
 }
 
 
