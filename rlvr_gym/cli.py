@@ -85,6 +85,55 @@ def cmd_verify(args: argparse.Namespace) -> int:
     return 1 if errors else 0
 
 
+# --------------------------------------------------------------------------- tasks / sample
+def cmd_tasks(args: argparse.Namespace) -> int:
+    from .envs import list_tasks, load_items
+
+    rows = [("gym id", "task", "size", "verifier", "version", "description")]
+    for spec in list_tasks():
+        sizes = []
+        for split in spec.splits:
+            try:
+                sizes.append(f"{split}={len(load_items(spec, split))}")
+            except FileNotFoundError:
+                sizes.append(f"{split}=missing")
+        rows.append((spec.gym_id, spec.name, " ".join(sizes), spec.verifier, f"v{spec.version}", spec.description))
+    widths = [max(len(row[i]) for row in rows) for i in range(5)]
+    for row in rows:
+        print("  ".join(cell.ljust(width) for cell, width in zip(row, widths)) + "  " + row[5])
+    return 0
+
+
+def cmd_sample(args: argparse.Namespace) -> int:
+    import random
+
+    from .envs import format_prompt, get_task, load_items
+
+    spec = get_task(args.task)
+    items = load_items(spec, args.split)
+    rng = random.Random(args.seed)
+    for index in rng.sample(range(len(items)), min(args.n, len(items))):
+        item = items[index]
+        prompt, _ = format_prompt(spec, item, args.format)
+        print(f"=== {spec.name} [{args.split or spec.default_split}] item {item.id} (index {index})")
+        print(prompt)
+        print(f"--- ground truth: {json.dumps(item.ground_truth, ensure_ascii=False)}")
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    import os
+
+    from .envs.adapters.server import ServerConfig, serve
+
+    token = args.token or os.environ.get("RLVR_GYM_TOKEN") or None
+    config = ServerConfig(
+        verifier=args.task, alpha=args.alpha, host=args.host, port=args.port, token=token,
+        max_body_bytes=args.max_body_bytes, workers=args.workers, timeout_s=args.timeout,
+    )
+    return serve(config)
+
+
 # --------------------------------------------------------------------------- parser
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="rlvr-gym", description="Reinforcement learning with verifiable rewards.")
@@ -98,6 +147,28 @@ def build_parser() -> argparse.ArgumentParser:
     verify.add_argument("--workers", type=_positive_int, default=None, help="worker processes (default: CPU count; 0 = in-process)")
     verify.add_argument("--timeout", type=_positive_float, default=10.0, help="seconds per item before it scores 0 as timeout")
     verify.set_defaults(func=cmd_verify)
+
+    tasks = sub.add_parser("tasks", help="list registered tasks (gym id, size per split, verifier, version)")
+    tasks.set_defaults(func=cmd_tasks)
+
+    sample = sub.add_parser("sample", help="print prompts of a task with their ground truth")
+    sample.add_argument("--task", required=True, help="task name (see `rlvr-gym tasks`)")
+    sample.add_argument("-n", type=_positive_int, default=3, help="how many items (default 3)")
+    sample.add_argument("--split", default=None, help="split (default: the task's default split)")
+    sample.add_argument("--seed", type=int, default=0, help="which items are drawn")
+    sample.add_argument("--format", choices=["plain", "step_by_step"], default=None, help="prompt format (default: the task's)")
+    sample.set_defaults(func=cmd_sample)
+
+    serve = sub.add_parser("serve", help="HTTP reward server (OpenRLHF remote reward: POST /get_reward)")
+    serve.add_argument("--task", default="gsm8k", help="verifier name (default gsm8k)")
+    serve.add_argument("--alpha", type=_positive_float, default=1.0, help="score of a correct response")
+    serve.add_argument("--host", default="127.0.0.1", help="bind address (default loopback)")
+    serve.add_argument("--port", type=int, default=8000, help="port (default 8000; 0 = any free port)")
+    serve.add_argument("--token", default=None, help="required bearer token (default: $RLVR_GYM_TOKEN, else none)")
+    serve.add_argument("--max-body-bytes", type=int, default=16 * 1024 * 1024, help="largest request body (default 16 MiB)")
+    serve.add_argument("--workers", type=_positive_int, default=2, help="verifier worker processes (default 2)")
+    serve.add_argument("--timeout", type=_positive_float, default=10.0, help="seconds per item")
+    serve.set_defaults(func=cmd_serve)
     return parser
 
 
