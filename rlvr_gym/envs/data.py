@@ -6,9 +6,9 @@ A source is a small frozen dataclass with a ``load() -> list[Item]`` method:
 - `HFDatasetSource`: a ``datasets`` name (only when the hub is reachable; tests never use it);
 - procedural sources live in `rlvr_gym.envs.procedural` and need no file at all.
 
-Relative file paths are resolved against the data root: ``$RLVR_GYM_DATA`` when set,
-else the first ``shared/data`` folder found beside the working directory or the
-repository (``./shared/data``, ``../shared/data``).
+A relative file path is read from the working directory when the file is there, else
+from the data root: ``$RLVR_GYM_DATA`` when set, else the first ``shared/data`` folder
+found beside the working directory or the repository (``./shared/data``, ``../shared/data``).
 """
 
 from __future__ import annotations
@@ -70,7 +70,7 @@ class FileSource:
     """Items from a local ``.jsonl`` or ``.parquet`` file."""
 
     path: str
-    """File path; relative paths are resolved against `data_root()`."""
+    """File path; a relative path is read from the working directory if the file is there, else from `data_root()`."""
     prompt_field: str
     """Field holding the prompt text."""
     ground_truth_field: str | tuple[str, ...]
@@ -84,7 +84,7 @@ class FileSource:
 
     def resolved_path(self) -> Path:
         path = Path(self.path)
-        return path if path.is_absolute() else data_root() / path
+        return path if path.is_absolute() or path.is_file() else data_root() / path
 
     def _rows(self, path: Path) -> list[dict[str, Any]]:
         if path.suffix == ".parquet":

@@ -26,11 +26,11 @@ from typing import Any, Mapping, SupportsFloat
 import gymnasium
 from gymnasium import spaces
 
-from ..verifiers import Reason, Verdict
+from ..verifiers import Reason
 from .data import Item
 from .tasks import PromptFormat, TaskSpec, format_prompt, get_task, load_items
 
-__all__ = ["RLVREnv", "UnicodeText", "MAX_PROMPT_CHARS", "MAX_RESPONSE_CHARS", "verdict_info"]
+__all__ = ["RLVREnv", "UnicodeText", "MAX_PROMPT_CHARS", "MAX_RESPONSE_CHARS"]
 
 MAX_PROMPT_CHARS = 65_536
 """Largest observation (prompt) length in characters."""
@@ -56,17 +56,6 @@ class UnicodeText(spaces.Text):
 
     def __repr__(self) -> str:
         return f"UnicodeText({self.min_length}, {self.max_length})"
-
-
-def verdict_info(verdict: Verdict) -> dict[str, Any]:
-    """The verdict's fields as an ``info`` dict."""
-    return {
-        "score": verdict.score,
-        "correct": verdict.correct,
-        "extracted": verdict.extracted,
-        "reason": verdict.reason.value,
-        "details": verdict.details,
-    }
 
 
 class RLVREnv(gymnasium.Env[str, str]):
@@ -101,6 +90,8 @@ class RLVREnv(gymnasium.Env[str, str]):
         self.observation_space = UnicodeText(MAX_PROMPT_CHARS)
         self.action_space = UnicodeText(MAX_RESPONSE_CHARS)
         self._item: Item | None = None
+        self._formatted: dict[int, tuple[str, list[dict[str, str]]]] = {}
+        """Formatted prompt and messages per item index, built on first use."""
         self._index = -1
         self._prompt = ""
         self._attempt = 0
@@ -108,18 +99,28 @@ class RLVREnv(gymnasium.Env[str, str]):
 
     # -- Gymnasium API -----------------------------------------------------
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[str, dict[str, Any]]:
-        super().reset(seed=seed)
-        index = (options or {}).get("index")
+        if seed is not None:
+            super().reset(seed=seed)
+        index = options.get("index") if options else None
         if index is None:
             index = int(self.np_random.integers(len(self.items)))
         elif isinstance(index, bool) or not isinstance(index, int) or not -len(self.items) <= index < len(self.items):
             raise ValueError(f"options['index'] must be an int in [0, {len(self.items)}), got {index!r}")
         self._index = index % len(self.items)
-        self._item = self.items[self._index]
-        self._prompt, messages = format_prompt(self.spec_task, self._item, self.prompt_format, self.tokenizer)
+        self._item = item = self.items[self._index]
+        formatted = self._formatted.get(self._index)
+        if formatted is None:
+            formatted = self._formatted[self._index] = format_prompt(self.spec_task, item, self.prompt_format, self.tokenizer)
+        self._prompt, messages = formatted
         self._attempt = 0
         self._last = self._prompt
-        info = {"task": self.spec_task.name, "split": self.split, "item_id": self._item.id, "index": self._index, "messages": messages}
+        info = {
+            "task": self.spec_task.name,
+            "split": self.split,
+            "item_id": item.id,
+            "index": self._index,
+            "messages": [dict(message) for message in messages],
+        }
         return self._prompt, info
 
     def step(self, action: str) -> tuple[str, SupportsFloat, bool, bool, dict[str, Any]]:
@@ -129,8 +130,16 @@ class RLVREnv(gymnasium.Env[str, str]):
             raise RuntimeError("the episode has ended; call reset() before step()")
         self._attempt += 1
         verdict = self.verifier.verify(action, self._item.ground_truth)
-        info = verdict_info(verdict)
-        info.update(task=self.spec_task.name, item_id=self._item.id, attempt=self._attempt)
+        info = {
+            "score": verdict.score,
+            "correct": verdict.correct,
+            "extracted": verdict.extracted,
+            "reason": verdict.reason.value,
+            "details": verdict.details,
+            "task": self.spec_task.name,
+            "item_id": self._item.id,
+            "attempt": self._attempt,
+        }
         done = verdict.correct or self._attempt >= self.max_attempts
         if done:
             observation = ""

@@ -12,7 +12,8 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Any, Mapping
 
-from ...verifiers import Verifier, get_verifier, list_verifiers
+# Absolute import: veRL loads this file by path (spec_from_file_location), outside its package.
+from rlvr_gym.verifiers import Verifier, get_verifier, list_verifiers
 
 __all__ = ["DATA_SOURCES", "compute_score"]
 
