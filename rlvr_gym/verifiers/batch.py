@@ -79,6 +79,8 @@ class BatchResult:
     counts: dict[str, int]
     """Number of verdicts per reason; every `Reason` is a key."""
     elapsed_s: float
+    durations_s: list[float] = field(default_factory=list)
+    """Wall-clock seconds from each item's start to its verdict (parent's clock), in input order."""
 
     def __len__(self) -> int:
         return len(self.verdicts)
@@ -187,13 +189,16 @@ class VerifierPool:
         start = time.perf_counter()
         pending = [(i, *_as_pair(item, i)) for i, item in enumerate(items)]
         results: list[Verdict | None] = [None] * len(pending)
+        durations = [0.0] * len(pending)
         if pending:
-            self._run(verifier, pending, results)
+            self._run(verifier, pending, results, durations)
         verdicts: list[Verdict] = [v for v in results if v is not None]
         assert len(verdicts) == len(results), "batch engine lost an item"
-        return BatchResult(verdicts=verdicts, counts=_count(verdicts), elapsed_s=time.perf_counter() - start)
+        return BatchResult(verdicts=verdicts, counts=_count(verdicts), elapsed_s=time.perf_counter() - start, durations_s=durations)
 
-    def _run(self, verifier: Verifier, pending: list[tuple[int, Any, Any]], results: list[Verdict | None]) -> None:
+    def _run(
+        self, verifier: Verifier, pending: list[tuple[int, Any, Any]], results: list[Verdict | None], durations: list[float]
+    ) -> None:
         while len(self._pool) < self.workers:
             self._pool.append(self._spawn())
         queue = list(reversed(pending))  # pop() from the end keeps input order
@@ -229,9 +234,11 @@ class VerifierPool:
                             index, verdict = worker.conn.recv()
                             assert index == worker.chunk[0][0], "worker answered out of order"
                             results[index] = verdict
+                            arrived = time.perf_counter()
+                            durations[index] = arrived - worker.started_at
                             outstanding -= 1
                             worker.chunk.pop(0)
-                            worker.started_at = time.perf_counter()
+                            worker.started_at = arrived
                     except (EOFError, OSError):
                         pass  # died mid-message: handled as dead below
                     if not worker.chunk and worker.process.is_alive():
@@ -241,11 +248,13 @@ class VerifierPool:
                     index = worker.chunk[0][0]
                     code = worker.process.exitcode
                     results[index] = make_verdict(verifier.alpha, Reason.ERROR, details={"error": f"verifier worker died (exit code {code})"})
+                    durations[index] = now - worker.started_at
                     outstanding -= 1
                     dispatch(replace(worker))
                 elif worker.chunk and now - worker.started_at >= self.timeout_s:
                     index = worker.chunk[0][0]
                     results[index] = make_verdict(verifier.alpha, Reason.TIMEOUT, details={"timeout_s": self.timeout_s})
+                    durations[index] = now - worker.started_at
                     outstanding -= 1
                     dispatch(replace(worker))
 
@@ -278,7 +287,12 @@ def verify_batch(
     """
     if workers == 0:
         start = time.perf_counter()
-        verdicts = [verify_one(verifier, *_as_pair(item, i)) for i, item in enumerate(items)]
-        return BatchResult(verdicts=verdicts, counts=_count(verdicts), elapsed_s=time.perf_counter() - start)
+        verdicts, durations = [], []
+        for i, item in enumerate(items):
+            pair = _as_pair(item, i)
+            item_start = time.perf_counter()
+            verdicts.append(verify_one(verifier, *pair))
+            durations.append(time.perf_counter() - item_start)
+        return BatchResult(verdicts=verdicts, counts=_count(verdicts), elapsed_s=time.perf_counter() - start, durations_s=durations)
     with VerifierPool(workers=workers, timeout_s=timeout_s) as pool:
         return pool.verify(verifier, items)

@@ -32,52 +32,55 @@ def _box_starts(text: str) -> list[int]:
     return starts
 
 
-def _braced(text: str, start: int) -> tuple[str, int] | None:
-    """The argument of a command whose name ends at ``start``: ``{...}`` (balanced) or ``\\boxed 5``.
-
-    Returns (content, index after it), or None when the braces never close.
-    """
-    i = start
-    while i < len(text) and text[i] in " \t":
-        i += 1
-    if i >= len(text):
-        return None
-    if text[i] != "{":
-        # "\boxed 5": TeX takes the next token; take the run up to a space or "$".
-        j = i
-        while j < len(text) and text[j] not in " \t\n$":
-            j += 1
-        return (text[i:j], j) if j > i else None
-    depth = 0
-    for j in range(i, len(text)):
-        ch = text[j]
-        if ch == "\\":
-            continue  # "\{" is handled by the check below on the next char
-        if ch == "{" and text[j - 1] != "\\":
-            depth += 1
-        elif ch == "}" and text[j - 1] != "\\":
-            depth -= 1
-            if depth == 0:
-                return text[i + 1 : j], j + 1
-    return None
+def _brace_matches(text: str) -> dict[int, int]:
+    """Index of each ``{`` -> index of its matching ``}``, in one pass (escaped braces ignored)."""
+    matches: dict[int, int] = {}
+    stack: list[int] = []
+    escaped = False
+    for j, ch in enumerate(text):
+        if escaped:
+            escaped = False
+        elif ch == "\\":
+            escaped = True
+        elif ch == "{":
+            stack.append(j)
+        elif ch == "}" and stack:
+            matches[stack.pop()] = j
+    return matches
 
 
 def boxed_contents(text: str) -> list[str]:
     """The contents of every complete top-level ``\\boxed{}``/``\\fbox{}``, in order.
 
     A box inside another box is part of the outer box's content, not a separate entry.
+    ``\\boxed 5`` (no braces) takes the run of text up to a space or ``$``. Linear time.
     """
+    starts = _box_starts(text)
+    if not starts:
+        return []
+    matches = _brace_matches(text)
     found: list[str] = []
     covered_until = -1
-    for start in _box_starts(text):
+    for start in starts:
         if start < covered_until:
             continue
-        arg = _braced(text, start)
-        if arg is None:
+        i = start
+        while i < len(text) and text[i] in " \t":
+            i += 1
+        if i >= len(text):
             continue
-        content, end = arg
-        found.append(content)
-        covered_until = end
+        if text[i] == "{":
+            close = matches.get(i)
+            if close is None:
+                continue  # never closed
+            found.append(text[i + 1 : close])
+            covered_until = close + 1
+        else:
+            j = i
+            while j < len(text) and text[j] not in " \t\n$":
+                j += 1
+            found.append(text[i:j])
+            covered_until = j
     return found
 
 
