@@ -134,6 +134,57 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return serve(config)
 
 
+# --------------------------------------------------------------------------- eval
+def cmd_eval(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from .evals.harness import compare_runs, render_summary, write_run
+    from .evals.run import default_out_dir, evaluate_model, evaluate_responses, parse_assignments, parse_exemplar_files, parse_task_names
+
+    if args.compare:
+        if args.tasks or args.out:
+            raise ValueError("--compare takes two run directories only (no --tasks, --out)")
+        print(compare_runs(*args.compare), end="")
+        return 0
+    if not args.tasks:
+        raise ValueError("--tasks is required with --model or --responses (e.g. --tasks gsm8k,math500,ifeval)")
+    names = parse_task_names(args.tasks)
+    task_files = parse_assignments(args.task_file, "--task-file", names)
+    for name, path in task_files.items():
+        if not Path(path).is_file():
+            raise FileNotFoundError(f"--task-file {name}={path}: file not found")
+    if args.limit is not None and args.limit < 1:
+        raise ValueError(f"--limit must be >= 1, got {args.limit}")
+    if args.responses:
+        model_flags = {"--n": args.n, "--temperature": args.temperature, "--backend": args.backend,
+                       "--exemplars": args.exemplars, "--max-new-tokens": args.max_new_tokens}
+        model_only = [flag for flag, value in model_flags.items() if value is not None]
+        if model_only:
+            raise ValueError(f"{', '.join(model_only)} apply only with --model (with --responses, K is what the file holds)")
+        reports, meta = evaluate_responses(args.responses, names, limit=args.limit, task_files=task_files, workers=args.workers, timeout_s=args.timeout)
+    else:
+        n = 1 if args.n is None else args.n
+        if n < 1:
+            raise ValueError(f"--n must be >= 1, got {n}")
+        temperature = args.temperature if args.temperature is not None else (0.0 if n == 1 else 1.0)
+        if temperature < 0:
+            raise ValueError(f"--temperature must be >= 0, got {temperature}")
+        if args.max_new_tokens is not None and args.max_new_tokens < 1:
+            raise ValueError(f"--max-new-tokens must be >= 1, got {args.max_new_tokens}")
+        if not 0 < args.top_p <= 1:
+            raise ValueError(f"--top-p must lie in (0, 1], got {args.top_p}")
+        reports, meta = evaluate_model(
+            args.model, names, backend=args.backend or "auto", n=n, temperature=temperature, top_p=args.top_p,
+            max_new_tokens=args.max_new_tokens, seed=args.seed, limit=args.limit, task_files=task_files,
+            exemplar_files=parse_exemplar_files(args.exemplars, names), chat_template=not args.no_chat_template,
+            gpu_memory_utilization=args.gpu_memory_utilization, workers=args.workers, timeout_s=args.timeout,
+        )
+    out = write_run(args.out or default_out_dir(), reports, meta)
+    print(render_summary({"tasks": {report.name: report.metrics for report in reports}}), end="")
+    print(f"wrote {out}/ (summary.md, summary.json, {', '.join(report.name + '.jsonl' for report in reports)})", file=sys.stderr)
+    return 0
+
+
 # --------------------------------------------------------------------------- parser
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="rlvr-gym", description="Reinforcement learning with verifiable rewards.")
@@ -169,6 +220,36 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--workers", type=_positive_int, default=2, help="verifier worker processes (default 2)")
     serve.add_argument("--timeout", type=_positive_float, default=10.0, help="seconds per item")
     serve.set_defaults(func=cmd_serve)
+
+    evaluate = sub.add_parser(
+        "eval",
+        help="evaluate a model (or score existing responses) on gsm8k, math500, math, ifeval; compare two runs",
+        description=(
+            "GSM8K 8-shot and MATH/MATH-500 4-shot CoT (exemplars: Random(1234).sample of train items), IFEval 0-shot "
+            "(strict and loose, prompt and instruction level); chat template applied when the tokenizer has one. "
+            "Writes <task>.jsonl, summary.json and summary.md to --out and prints the table."
+        ),
+    )
+    source = evaluate.add_mutually_exclusive_group(required=True)
+    source.add_argument("--model", help="checkpoint folder to generate with (through the trainer's rollout engines)")
+    source.add_argument("--responses", metavar="FILE", help='score a JSONL of {"id" | "prompt", "response": str | [str], "task"?} instead of generating')
+    source.add_argument("--compare", nargs=2, metavar=("DIR_A", "DIR_B"), help="print two run directories side by side with B - A")
+    evaluate.add_argument("--tasks", help="comma-separated benchmarks: gsm8k, math500, math, ifeval, or any registered task (0-shot)")
+    evaluate.add_argument("--task-file", action="append", metavar="TASK=PATH", help="read TASK's evaluated split from this JSONL instead (same fields); repeatable")
+    evaluate.add_argument("--limit", type=int, default=None, help="evaluate only the first N items of each task")
+    evaluate.add_argument("--out", default=None, help="output directory (default: runs/eval-<timestamp>)")
+    evaluate.add_argument("--backend", choices=["auto", "vllm", "hf"], default=None, help="rollout engine (default auto: vllm when installed, else hf)")
+    evaluate.add_argument("--n", type=int, default=None, help="samples per prompt K; pass@k is reported for every k <= K (default 1)")
+    evaluate.add_argument("--temperature", type=float, default=None, help="sampling temperature (default 0 = greedy when --n 1, else 1.0)")
+    evaluate.add_argument("--top-p", type=float, default=1.0, help="nucleus sampling (default 1.0 = off)")
+    evaluate.add_argument("--max-new-tokens", type=int, default=None, help="per response (default: gsm8k 512, math 1024, ifeval 2048, others 1024)")
+    evaluate.add_argument("--seed", type=int, default=0, help="sampling seed (default 0)")
+    evaluate.add_argument("--exemplars", action="append", metavar="[TASK=]FILE", help='few-shot exemplars from a JSONL of {"question", "answer"} (first lines used); repeatable')
+    evaluate.add_argument("--no-chat-template", action="store_true", help="plain few-shot text even when the tokenizer has a chat template")
+    evaluate.add_argument("--gpu-memory-utilization", type=_positive_float, default=0.85, help="vLLM's share of GPU memory (default 0.85)")
+    evaluate.add_argument("--workers", type=_positive_int, default=2, help="verifier worker processes (default 2; 0 = in-process)")
+    evaluate.add_argument("--timeout", type=_positive_float, default=10.0, help="seconds per verification before it scores 0 as timeout")
+    evaluate.set_defaults(func=cmd_eval)
     return parser
 
 

@@ -41,6 +41,8 @@ def ifeval_accuracies(strict: Sequence[Mapping[str, Any]], loose: Sequence[Mappi
     """Prompt- and instruction-level accuracy, strict and loose, and accuracy per instruction id.
 
     Each entry is a verdict's ``details``: ``{"instructions": [{"id": ..., "followed": bool}, ...]}``.
+    Counts ride along: ``prompt_count_<mode>``, ``inst_count_<mode>`` as ``[followed, total]`` and
+    ``per_instruction_count_<mode>`` as ``{id: [followed, total]}``.
     """
     out: dict[str, Any] = {}
     for mode, details in (("strict", strict), ("loose", loose)):
@@ -53,6 +55,7 @@ def ifeval_accuracies(strict: Sequence[Mapping[str, Any]], loose: Sequence[Mappi
             for ins in d["instructions"]:
                 per_id[ins["id"]].append(ins["followed"])
         out[f"per_instruction_{mode}"] = {key: sum(v) / len(v) for key, v in sorted(per_id.items())}
+        out[f"per_instruction_count_{mode}"] = {key: [sum(v), len(v)] for key, v in sorted(per_id.items())}
         out[f"prompt_count_{mode}"] = [sum(all(p) for p in prompts), len(prompts)]
         out[f"inst_count_{mode}"] = [sum(flat), len(flat)]
     return out

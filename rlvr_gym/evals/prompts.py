@@ -1,19 +1,35 @@
 """Evaluation prompts in the Tülu 3 development settings.
 
-| eval     | items               | shots | exemplars from          | answer read by |
-|----------|---------------------|-------|-------------------------|----------------|
-| gsm8k    | GSM8K test          | 8     | GSM8K train             | gsm8k verifier (exact final number) |
-| math500  | MATH-500            | 4     | MATH train              | math verifier ("flex": equivalence) |
-| math     | MATH test (5000)    | 4     | MATH train              | math verifier |
-| ifeval   | IFEval prompts      | 0     | -                       | ifeval, strict and loose |
-| any other registered task | its test split | 0 | -              | the task's verifier, the task's prompt format |
+| eval     | items               | shots | exemplars from | labels            | answer read by |
+|----------|---------------------|-------|----------------|-------------------|----------------|
+| gsm8k    | GSM8K test (1319)   | 8     | GSM8K train    | Question / Answer | gsm8k verifier (exact final number) |
+| math500  | MATH-500            | 4     | MATH train     | Problem / Solution| math verifier ("flex": equivalence) |
+| math     | MATH test (5000)    | 4     | MATH train     | Problem / Solution| math verifier |
+| ifeval   | IFEval prompts      | 0     | -              | -                 | ifeval, strict and loose |
+| any other registered task | its test split | 0 | -   | -                 | the task's verifier, the task's prompt format |
 
-Exemplars are drawn deterministically (``random.Random(seed).sample``) from the train split,
-or read from a user's JSONL file of ``{"question": ..., "answer": ...}``; no exemplar text is
-written into the code. A GSM8K exemplar's solution loses its ``<<...>>`` calculator notes and
-ends "So the answer is N."; a MATH exemplar keeps its solution, whose ``\\boxed{}`` shows the
-answer format. Without a chat template the shots are concatenated as
-``Question: ...\\nAnswer: ...``; with one, they become alternating user/assistant turns.
+**Exemplar rule.** Exemplars are drawn deterministically, or read from a user's JSONL file of
+``{"question": ..., "answer": ...}`` (its first ``shots`` lines, used as they are). Drawn:
+the *eligible* train items are those whose raw solution (the task's ground-truth field:
+GSM8K ``answer``, MATH ``solution``) is at most ``max_exemplar_chars`` (1200) characters;
+the exemplars are ``random.Random(seed).sample(eligible_indices, shots)`` with seed 1234, in
+the order ``sample`` returns them. No exemplar text is written into the code.
+
+**Exemplar text.** A GSM8K exemplar's solution loses its ``<<...>>`` calculator notes and its
+``#### N`` line, is stripped, and ends with ``"\nSo the answer is N."``; a MATH exemplar's
+solution is the original one, stripped (its ``\boxed{}`` shows the answer format).
+
+**Prompt.** Without a chat template (base models)::
+
+    {Q}: {exemplar question}\n{A}: {exemplar answer}\n\n     (once per shot)
+    {Q}: {problem}\n{A}:
+
+where ``{Q}/{A}`` are the setting's labels (``Question``/``Answer`` for GSM8K,
+``Problem``/``Solution`` for MATH); generation is cut at the setting's stop string (the start
+of a next shot, ``"\n\nQuestion:"`` / ``"\n\nProblem:"``). With a chat template the shots become
+alternating user (question) / assistant (answer) turns, then the problem as the last user
+turn, rendered with ``add_generation_prompt=True``. 0-shot settings use the task's own prompt
+format (IFEval: the prompt as it is), as one user turn when there is a chat template.
 """
 
 from __future__ import annotations
@@ -27,7 +43,21 @@ from typing import Any, Sequence
 
 from ..envs import Item, format_prompt, get_task, load_items
 
-__all__ = ["EvalSetting", "EVAL_SETTINGS", "setting_for", "Exemplar", "draw_exemplars", "build_prompt"]
+__all__ = [
+    "EXEMPLAR_SEED",
+    "EVAL_SETTINGS",
+    "EvalSetting",
+    "Exemplar",
+    "build_prompt",
+    "draw_exemplars",
+    "has_chat_template",
+    "read_exemplar_file",
+    "setting_for",
+]
+
+
+EXEMPLAR_SEED = 1234
+"""Seed of the exemplar draw (see the module docstring)."""
 
 
 @dataclass(frozen=True)
@@ -52,13 +82,19 @@ class EvalSetting:
     """Label before each solution in plain few-shot text."""
     stop: tuple[str, ...] = ()
     """Generation stops at these strings (the start of a next shot)."""
+    max_new_tokens: int = 1024
+    """Default generation budget per response."""
 
 
 EVAL_SETTINGS: dict[str, EvalSetting] = {
-    "gsm8k": EvalSetting("gsm8k", shots=8, exemplar_task="gsm8k", stop=("\n\nQuestion:",)),
-    "math500": EvalSetting("math500", shots=4, exemplar_task="math", question_label="Problem", answer_label="Solution", stop=("\n\nProblem:",)),
-    "math": EvalSetting("math", shots=4, exemplar_task="math", question_label="Problem", answer_label="Solution", stop=("\n\nProblem:",)),
-    "ifeval": EvalSetting("ifeval"),
+    "gsm8k": EvalSetting("gsm8k", shots=8, exemplar_task="gsm8k", stop=("\n\nQuestion:",), max_new_tokens=512),
+    "math500": EvalSetting(
+        "math500", shots=4, exemplar_task="math", question_label="Problem", answer_label="Solution", stop=("\n\nProblem:",), max_new_tokens=1024
+    ),
+    "math": EvalSetting(
+        "math", shots=4, exemplar_task="math", question_label="Problem", answer_label="Solution", stop=("\n\nProblem:",), max_new_tokens=1024
+    ),
+    "ifeval": EvalSetting("ifeval", max_new_tokens=2048),
 }
 
 
@@ -89,33 +125,61 @@ def _exemplar_from_item(task: str, item: Item) -> Exemplar:
     return Exemplar(item.prompt, str(item.ground_truth).strip())
 
 
-def draw_exemplars(setting: EvalSetting, seed: int = 1234, exemplar_file: str | Path | None = None) -> list[Exemplar]:
-    """``setting.shots`` exemplars: from ``exemplar_file`` (first lines) or drawn from the train split."""
+def read_exemplar_file(path: str | Path, shots: int) -> list[Exemplar]:
+    """The first ``shots`` lines of a JSONL file of ``{"question": str, "answer": str}``."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"exemplar file not found: {path}")
+    rows = []
+    for line_no, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise ValueError(f"{path}: line {line_no} is not valid JSON ({exc.msg})") from None
+        if not isinstance(row, dict) or not isinstance(row.get("question"), str) or not isinstance(row.get("answer"), str):
+            raise ValueError(f"{path}: line {line_no} must be {{\"question\": str, \"answer\": str}}")
+        rows.append(Exemplar(row["question"], row["answer"]))
+    if len(rows) < shots:
+        raise ValueError(f"{path}: {shots} exemplars needed, found {len(rows)}")
+    return rows[:shots]
+
+
+def draw_exemplars(setting: EvalSetting, seed: int = EXEMPLAR_SEED, exemplar_file: str | Path | None = None) -> list[Exemplar]:
+    """``setting.shots`` exemplars: from ``exemplar_file`` (first lines) or drawn from the train split.
+
+    The draw is the module's exemplar rule: ``random.Random(seed).sample`` of the indices of the
+    train items whose ground-truth solution has at most ``setting.max_exemplar_chars`` characters.
+    """
     if setting.shots == 0:
         return []
     if exemplar_file is not None:
-        rows = [json.loads(line) for line in Path(exemplar_file).read_text(encoding="utf-8").splitlines() if line.strip()]
-        for i, row in enumerate(rows, start=1):
-            if not isinstance(row, dict) or not isinstance(row.get("question"), str) or not isinstance(row.get("answer"), str):
-                raise ValueError(f"{exemplar_file}: line {i} must be {{\"question\": str, \"answer\": str}}")
-        if len(rows) < setting.shots:
-            raise ValueError(f"{exemplar_file}: {setting.shots} exemplars needed, found {len(rows)}")
-        return [Exemplar(row["question"], row["answer"]) for row in rows[: setting.shots]]
-    assert setting.exemplar_task is not None
+        return read_exemplar_file(exemplar_file, setting.shots)
+    if setting.exemplar_task is None:
+        raise ValueError(f"{setting.task}: a {setting.shots}-shot setting needs exemplar_task or an exemplar file")
     pool = load_items(get_task(setting.exemplar_task), setting.exemplar_split)
     eligible = [i for i in range(len(pool)) if len(str(pool[i].ground_truth)) <= setting.max_exemplar_chars]
+    if len(eligible) < setting.shots:
+        raise ValueError(f"{setting.exemplar_task} {setting.exemplar_split}: {setting.shots} exemplars needed, {len(eligible)} eligible")
     chosen = random.Random(seed).sample(eligible, setting.shots)
     return [_exemplar_from_item(setting.exemplar_task, pool[i]) for i in chosen]
 
 
+def has_chat_template(tokenizer: Any) -> bool:
+    """Whether prompts are rendered as chat turns: a tokenizer with a non-empty ``chat_template``."""
+    return tokenizer is not None and bool(getattr(tokenizer, "chat_template", None))
+
+
 def build_prompt(setting: EvalSetting, item: Item, exemplars: Sequence[Exemplar], tokenizer: Any = None) -> str:
     """The prompt for one item: few-shot text, or chat turns when the tokenizer has a template."""
+    chat = has_chat_template(tokenizer)
     if setting.shots == 0:
-        spec = get_task(setting.task)
-        has_template = tokenizer is not None and getattr(tokenizer, "chat_template", None)
-        text, _ = format_prompt(spec, item, "chat" if has_template else None, tokenizer)
+        text, _ = format_prompt(get_task(setting.task), item, "chat" if chat else None, tokenizer)
         return text
-    if tokenizer is not None and getattr(tokenizer, "chat_template", None):
+    if len(exemplars) != setting.shots:
+        raise ValueError(f"{setting.task}: {setting.shots} exemplars needed, got {len(exemplars)}")
+    if chat:
         messages: list[dict[str, str]] = []
         for shot in exemplars:
             messages += [{"role": "user", "content": shot.question}, {"role": "assistant", "content": shot.answer}]

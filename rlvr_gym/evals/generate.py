@@ -1,0 +1,177 @@
+"""Generation for evaluation, through the trainer's rollout engines.
+
+`generate_responses` is the one entry point: ``K`` samples per prompt from a checkpoint, with
+`rlvr_gym.trainers.rollout` (``HFEngine`` or ``VLLMEngine``) doing the sampling. The trainers
+layer (torch, transformers, vLLM) is imported only when this module's functions run.
+
+Stop strings: `SamplingConfig` has no stop strings (the engines stop at EOS tokens only), so each
+response is generated to EOS or ``max_new_tokens`` and then cut at the first stop string
+(`truncate_at_stop`). Scores are the same as with engine-side stop strings; only compute is wasted.
+
+Prompts are tokenised here, not by the engine: the engine's text path adds no special tokens,
+which would drop the BOS token of tokenizers that normally add one (Llama). A chat-templated
+prompt that already starts with BOS is left as it is.
+
+K samples: each prompt is repeated K times in one batch; ``HFEngine`` draws every row
+independently from one seeded generator, ``VLLMEngine`` seeds request ``i`` with ``seed + i``.
+With temperature 0 the K samples are identical.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+from typing import Any, Sequence
+
+__all__ = [
+    "BACKENDS",
+    "encode_prompt",
+    "generate_responses",
+    "generate_with_engine",
+    "load_tokenizer",
+    "open_engine",
+    "resolve_backend",
+    "truncate_at_stop",
+]
+
+BACKENDS = ("auto", "vllm", "hf")
+"""``auto``: vLLM when it is installed, else the transformers engine."""
+
+
+def resolve_backend(backend: str) -> str:
+    """``vllm`` or ``hf``; ``auto`` picks vLLM when importable."""
+    if backend not in BACKENDS:
+        raise ValueError(f"unknown backend {backend!r}; choose one of {', '.join(BACKENDS)}")
+    if backend == "auto":
+        return "vllm" if importlib.util.find_spec("vllm") is not None else "hf"
+    if backend == "vllm" and importlib.util.find_spec("vllm") is None:
+        raise ValueError("backend vllm: the vllm package is not installed (pip install vllm), or use --backend hf")
+    return backend
+
+
+def truncate_at_stop(text: str, stop: Sequence[str]) -> str:
+    """``text`` up to (not including) the earliest occurrence of any stop string."""
+    cut = len(text)
+    for s in stop:
+        if s:
+            at = text.find(s)
+            if 0 <= at < cut:
+                cut = at
+    return text[:cut]
+
+
+def load_tokenizer(model_path: str | Path) -> Any:
+    """The checkpoint's tokenizer (``AutoTokenizer``), for chat templates and token counts."""
+    from transformers import AutoTokenizer
+
+    path = Path(model_path)
+    if not path.exists():
+        raise FileNotFoundError(f"model not found: {path} (give a checkpoint folder with config.json and a tokenizer)")
+    return AutoTokenizer.from_pretrained(str(path))
+
+
+def encode_prompt(tokenizer: Any, text: str) -> list[int]:
+    """Token ids of a prompt: no special tokens added, except BOS where the tokenizer adds one by default."""
+    ids = list(tokenizer(text, add_special_tokens=False)["input_ids"])
+    bos = getattr(tokenizer, "bos_token_id", None)
+    if bos is not None and (not ids or ids[0] != bos):
+        default = list(tokenizer("a", add_special_tokens=True)["input_ids"])
+        if default and default[0] == bos:
+            ids.insert(0, bos)
+    return ids
+
+
+def open_engine(
+    model_path: str | Path,
+    *,
+    backend: str = "auto",
+    seed: int = 0,
+    max_model_len: int = 4096,
+    gpu_memory_utilization: float = 0.85,
+    device: str | None = None,
+    dtype: str | None = None,
+) -> Any:
+    """A `RolloutEngine` over the checkpoint: ``VLLMEngine`` or ``HFEngine``.
+
+    HF: on CUDA when available (bfloat16), else CPU float32, unless ``device``/``dtype`` say otherwise.
+    vLLM: ``max_model_len`` must hold the longest prompt plus ``max_new_tokens``.
+    """
+    from rlvr_gym.trainers.rollout import EngineKind, HFEngineConfig, RolloutConfig, VLLMEngineConfig, make_rollout_engine
+
+    backend = resolve_backend(backend)
+    if not Path(model_path).exists():
+        raise FileNotFoundError(f"model not found: {model_path}")
+    if backend == "hf":
+        import torch
+
+        cuda = torch.cuda.is_available()
+        hf = HFEngineConfig(device=device or ("cuda" if cuda else "cpu"), dtype=dtype or ("bfloat16" if cuda else "float32"))
+        return make_rollout_engine(model_path, RolloutConfig(engine=EngineKind.HF, hf=hf))
+    vllm = VLLMEngineConfig(
+        dtype=dtype or "auto", gpu_memory_utilization=gpu_memory_utilization, max_model_len=max_model_len, seed=seed
+    )
+    return make_rollout_engine(model_path, RolloutConfig(engine=EngineKind.VLLM, vllm=vllm))
+
+
+def generate_with_engine(
+    engine: Any,
+    tokenizer: Any,
+    prompts: Sequence[str],
+    *,
+    n: int = 1,
+    temperature: float = 0.0,
+    max_new_tokens: int = 1024,
+    stop: Sequence[str] = (),
+    seed: int = 0,
+    top_p: float = 1.0,
+) -> list[list[str]]:
+    """``n`` responses per prompt from an open engine, each cut at its first stop string."""
+    from rlvr_gym.trainers.rollout import SamplingConfig
+
+    if n < 1:
+        raise ValueError(f"n must be >= 1, got {n}")
+    if not prompts:
+        return []
+    ids = [encode_prompt(tokenizer, prompt) for prompt in prompts]
+    repeated = [row for row in ids for _ in range(n)]
+    sampling = SamplingConfig(max_new_tokens=max_new_tokens, temperature=temperature, top_p=top_p, top_k=0, seed=seed)
+    completions = engine.generate(repeated, sampling)
+    if len(completions) != len(repeated):
+        raise RuntimeError(f"engine returned {len(completions)} completions for {len(repeated)} prompts")
+    texts = [truncate_at_stop(c.text, stop) for c in completions]
+    return [texts[i * n : (i + 1) * n] for i in range(len(prompts))]
+
+
+def generate_responses(
+    model_path: str | Path,
+    prompts: Sequence[str],
+    *,
+    backend: str,
+    n: int,
+    temperature: float,
+    max_new_tokens: int,
+    stop: Sequence[str],
+    seed: int,
+    engine: Any = None,
+    tokenizer: Any = None,
+    max_model_len: int | None = None,
+) -> list[list[str]]:
+    """``n`` responses per prompt (``result[i][j]``: sample ``j`` of prompt ``i``), cut at ``stop``.
+
+    Opens an engine over ``model_path`` and closes it after, unless an open ``engine`` (and its
+    ``tokenizer``) is given, which is how `rlvr-gym eval` reuses one engine for several benchmarks.
+    """
+    if tokenizer is None:
+        tokenizer = getattr(engine, "tokenizer", None) or load_tokenizer(model_path)
+    own = engine is None
+    if own:
+        if max_model_len is None:
+            max_model_len = max((len(encode_prompt(tokenizer, p)) for p in prompts), default=0) + max_new_tokens
+        engine = open_engine(model_path, backend=backend, seed=seed, max_model_len=max_model_len)
+    try:
+        return generate_with_engine(
+            engine, tokenizer, prompts, n=n, temperature=temperature, max_new_tokens=max_new_tokens, stop=stop, seed=seed
+        )
+    finally:
+        if own:
+            engine.close()

@@ -1,0 +1,247 @@
+"""What ``rlvr-gym eval`` does: prepare benchmarks, generate or read responses, score, write a run.
+
+- `prepare_tasks`: per benchmark, its items (optionally from a replacement file, optionally the
+  first N) and the exact prompts (few-shot exemplars, chat template when the tokenizer has one).
+- `evaluate_model`: generate K responses per prompt through `rlvr_gym.evals.generate`, score.
+- `evaluate_responses`: score a JSONL file of existing responses, no model.
+
+User errors (unknown task, missing file, malformed line) raise ``KeyError``, ``ValueError`` or
+``FileNotFoundError`` with a message naming what is wrong; the command line prints it and exits 2.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+from ..envs import Item, get_task
+from .harness import TaskReport, load_eval_items, load_responses, score_responses
+from .prompts import EXEMPLAR_SEED, EvalSetting, build_prompt, draw_exemplars, has_chat_template, setting_for
+
+__all__ = [
+    "PreparedTask",
+    "default_out_dir",
+    "evaluate_model",
+    "evaluate_responses",
+    "parse_assignments",
+    "parse_exemplar_files",
+    "parse_task_names",
+    "prepare_tasks",
+]
+
+
+@dataclass
+class PreparedTask:
+    """One benchmark, ready to generate for."""
+
+    name: str
+    setting: EvalSetting
+    items: list[Item]
+    prompts: list[str]
+    info: dict[str, Any] = field(default_factory=dict)
+    """What the run records about how the prompts were made (split, file, exemplars, ...)."""
+
+
+def parse_task_names(text: str) -> list[str]:
+    """``"gsm8k,math500"`` -> names, each checked against the settings and the task registry."""
+    names = [part.strip() for part in (text or "").split(",") if part.strip()]
+    if not names:
+        raise ValueError("--tasks is empty; give a comma-separated list such as gsm8k,math500,ifeval")
+    seen: list[str] = []
+    for name in names:
+        if name in seen:
+            raise ValueError(f"--tasks names {name!r} twice")
+        seen.append(name)
+    unknown = []
+    for name in names:
+        try:
+            setting_for(name)
+        except KeyError:
+            unknown.append(name)
+    if unknown:
+        from ..envs import list_tasks
+
+        known = sorted(spec.name for spec in list_tasks())
+        raise KeyError(f"unknown task(s): {', '.join(unknown)}; known: {', '.join(known)}")
+    return names
+
+
+def parse_assignments(values: Sequence[str] | None, flag: str, tasks: Sequence[str]) -> dict[str, str]:
+    """``["ifeval=PATH", ...]`` -> ``{"ifeval": "PATH"}``; each task must be one of ``tasks``."""
+    out: dict[str, str] = {}
+    for value in values or ():
+        name, sep, path = value.partition("=")
+        if not sep or not name or not path:
+            raise ValueError(f"{flag} expects TASK=PATH, got {value!r}")
+        if name not in tasks:
+            raise ValueError(f"{flag} {value!r}: task {name!r} is not in --tasks ({', '.join(tasks)})")
+        if name in out:
+            raise ValueError(f"{flag} gives task {name!r} twice")
+        out[name] = path
+    return out
+
+
+def parse_exemplar_files(values: Sequence[str] | None, tasks: Sequence[str]) -> dict[str, str]:
+    """``--exemplars``: ``TASK=FILE`` pairs, or one bare ``FILE`` when exactly one task is few-shot."""
+    few_shot = [name for name in tasks if setting_for(name).shots > 0]
+    out: dict[str, str] = {}
+    for value in values or ():
+        name, sep, path = value.partition("=")
+        if sep and name in tasks:
+            pair = value
+        elif len(few_shot) == 1:
+            pair = f"{few_shot[0]}={value}"
+        else:
+            raise ValueError(
+                f"--exemplars {value!r}: say which task it is for (--exemplars TASK=FILE); few-shot tasks here: "
+                f"{', '.join(few_shot) or 'none'}"
+            )
+        out.update(parse_assignments([pair], "--exemplars", tasks))
+    for name in out:
+        if setting_for(name).shots == 0:
+            raise ValueError(f"--exemplars: {name} is evaluated 0-shot and takes no exemplars")
+    return out
+
+
+def prepare_tasks(
+    names: Sequence[str],
+    *,
+    tokenizer: Any = None,
+    limit: int | None = None,
+    task_files: Mapping[str, str] | None = None,
+    exemplar_files: Mapping[str, str] | None = None,
+    exemplar_seed: int = EXEMPLAR_SEED,
+) -> list[PreparedTask]:
+    """Items and exact prompts per benchmark (chat turns when ``tokenizer`` has a chat template)."""
+    task_files, exemplar_files = dict(task_files or {}), dict(exemplar_files or {})
+    prepared = []
+    for name in names:
+        setting = setting_for(name)
+        items = load_eval_items(name, setting, task_file=task_files.get(name), limit=limit)
+        if not items:
+            raise ValueError(f"{name}: no items to evaluate (--limit {limit})")
+        exemplars = draw_exemplars(setting, seed=exemplar_seed, exemplar_file=exemplar_files.get(name))
+        prompts = [build_prompt(setting, item, exemplars, tokenizer) for item in items]
+        info = {
+            "task": setting.task,
+            "split": setting.split,
+            "task_file": task_files.get(name),
+            "shots": setting.shots,
+            "exemplars": (
+                None
+                if setting.shots == 0
+                else exemplar_files.get(name)
+                or f"{setting.exemplar_task} {setting.exemplar_split}, Random({exemplar_seed}).sample, solution <= {setting.max_exemplar_chars} chars"
+            ),
+            "chat_template": has_chat_template(tokenizer),
+            "stop": list(setting.stop),
+        }
+        prepared.append(PreparedTask(name, setting, list(items), prompts, info))
+    return prepared
+
+
+def default_out_dir() -> Path:
+    """``runs/eval-YYYYmmdd-HHMMSS`` in the working directory."""
+    return Path("runs") / f"eval-{_dt.datetime.now().strftime('%Y%m%d-%H%M%S')}"
+
+
+def _base_meta(**extra: Any) -> dict[str, Any]:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        package_version = version("rlvr-gym")
+    except PackageNotFoundError:
+        package_version = None
+    return {"created": _dt.datetime.now().isoformat(timespec="seconds"), "rlvr_gym_version": package_version, **extra}
+
+
+def evaluate_model(
+    model_path: str,
+    names: Sequence[str],
+    *,
+    backend: str = "auto",
+    n: int = 1,
+    temperature: float = 0.0,
+    top_p: float = 1.0,
+    max_new_tokens: int | None = None,
+    seed: int = 0,
+    limit: int | None = None,
+    task_files: Mapping[str, str] | None = None,
+    exemplar_files: Mapping[str, str] | None = None,
+    chat_template: bool = True,
+    gpu_memory_utilization: float = 0.85,
+    workers: int = 2,
+    timeout_s: float = 10.0,
+) -> tuple[list[TaskReport], dict[str, Any]]:
+    """Generate ``n`` responses per prompt with the model at ``model_path`` and score every benchmark.
+
+    One engine serves all benchmarks. Returns the reports and the run's metadata.
+    """
+    from .generate import encode_prompt, generate_with_engine, load_tokenizer, open_engine, resolve_backend
+
+    if n < 1:
+        raise ValueError(f"--n must be >= 1, got {n}")
+    backend = resolve_backend(backend)
+    tokenizer = load_tokenizer(model_path)
+    prepared = prepare_tasks(
+        names, tokenizer=tokenizer if chat_template else None, limit=limit, task_files=task_files, exemplar_files=exemplar_files
+    )
+    budgets = {task.name: max_new_tokens or task.setting.max_new_tokens for task in prepared}
+    longest = {task.name: max(len(encode_prompt(tokenizer, p)) for p in task.prompts) for task in prepared}
+    max_model_len = max(longest[name] + budgets[name] for name in budgets)
+    meta = _base_meta(
+        source="model",
+        model=str(model_path),
+        backend=backend,
+        tasks=list(names),
+        n=n,
+        temperature=temperature,
+        top_p=top_p,
+        seed=seed,
+        limit=limit,
+        max_model_len=max_model_len,
+        stop_strings="cut after generation (the rollout engines stop at EOS tokens only)",
+        per_task={task.name: {**task.info, "items": len(task.items), "max_new_tokens": budgets[task.name], "longest_prompt_tokens": longest[task.name]} for task in prepared},
+    )
+    engine = open_engine(model_path, backend=backend, seed=seed, max_model_len=max_model_len, gpu_memory_utilization=gpu_memory_utilization)
+    reports = []
+    try:
+        for task in prepared:
+            start = time.perf_counter()
+            responses = generate_with_engine(
+                engine, tokenizer, task.prompts, n=n, temperature=temperature, top_p=top_p,
+                max_new_tokens=budgets[task.name], stop=task.setting.stop, seed=seed,
+            )
+            meta["per_task"][task.name]["generate_s"] = round(time.perf_counter() - start, 2)
+            reports.append(score_responses(task.name, task.setting, task.items, task.prompts, responses, workers=workers, timeout_s=timeout_s))
+    finally:
+        engine.close()
+    return reports, meta
+
+
+def evaluate_responses(
+    responses_path: str,
+    names: Sequence[str],
+    *,
+    limit: int | None = None,
+    task_files: Mapping[str, str] | None = None,
+    workers: int = 2,
+    timeout_s: float = 10.0,
+) -> tuple[list[TaskReport], dict[str, Any]]:
+    """Score the responses in a JSONL file (see `harness.load_responses`) on every benchmark."""
+    path = Path(responses_path)
+    if not path.is_file():
+        raise FileNotFoundError(f"responses file not found: {path}")
+    task_files = dict(task_files or {})
+    reports, per_task = [], {}
+    for name in names:
+        setting = setting_for(name)
+        items = load_eval_items(name, setting, task_file=task_files.get(name), limit=limit)
+        matched, responses = load_responses(path, items, name)
+        reports.append(score_responses(name, setting, matched, [item.prompt for item in matched], responses, workers=workers, timeout_s=timeout_s))
+        per_task[name] = {"task": get_task(setting.task).name, "split": setting.split, "task_file": task_files.get(name), "items": len(items), "scored": len(matched)}
+    meta = _base_meta(source="responses", responses=str(path), tasks=list(names), limit=limit, per_task=per_task)
+    return reports, meta
