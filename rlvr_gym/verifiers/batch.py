@@ -2,18 +2,26 @@
 
 Each worker is a process of its own that verifies on its main thread, so
 verifiers that rely on ``signal`` (math-verify, sympy) behave as they do in a
-script. The parent hands each idle worker a small chunk of items and watches
-the clock: the worker sends one result per item, so the parent always knows
-which item is running and since when. An item past ``timeout_s`` gets a
-``timeout`` verdict; its worker is killed and replaced, and the rest of its
-chunk goes back to the queue. A worker that dies gives an ``error`` verdict
-for the item it held. The result list has one verdict per input, in input order.
+script. The parent hands each idle worker a chunk of items. Before each item the
+worker writes the item's index and start time into a small shared-memory array,
+and it sends results in batches (every ``_FLUSH_S`` seconds and at the end of a
+chunk), so a fast verifier pays little for the pipe while the parent always knows
+which item is running and since when. An item past ``timeout_s`` gets a ``timeout``
+verdict; its worker is killed and replaced, and the chunk's other unanswered items go
+back to the queue (verifiers are deterministic, so re-running one is harmless). A
+worker that dies gives an ``error`` verdict for the item it was running. The result
+list has one verdict per input, in input order.
+
+Workers are forked when this process runs no other thread (they then start at once,
+sharing the parent's imported modules and caches); otherwise they come from a fork
+server, which is safe beside threads (vLLM, tokenizers, an HTTP server).
 """
 
 from __future__ import annotations
 
 import multiprocessing as mp
 import os
+import threading
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -25,7 +33,10 @@ from .base import Reason, Verdict, Verifier, make_verdict
 __all__ = ["BatchResult", "VerifierPool", "verify_batch", "verify_one"]
 
 _DEFAULT_TIMEOUT_S = 10.0
-_MAX_CHUNK = 32
+_MAX_CHUNK = 64
+_FLUSH_S = 0.02
+"""A worker sends its buffered results at least this often (seconds)."""
+_IDLE = -1.0
 
 
 def verify_one(verifier: Verifier, response: Any, ground_truth: Any) -> Verdict:
@@ -43,8 +54,24 @@ def verify_one(verifier: Verifier, response: Any, ground_truth: Any) -> Verdict:
     return verdict
 
 
-def _worker_main(conn: Connection) -> None:
-    """Worker loop: receive ``(verifier, [(index, response, ground_truth), ...])``, send ``(index, verdict)`` each."""
+def _send_results(conn: Connection, alpha: float, results: list[tuple[int, Verdict, float]]) -> None:
+    try:
+        conn.send(results)
+    except Exception:  # noqa: BLE001 - e.g. unpicklable details: still one verdict per item
+        for index, verdict, seconds in results:
+            try:
+                conn.send([(index, verdict, seconds)])
+            except Exception as exc:  # noqa: BLE001
+                error = make_verdict(alpha, Reason.ERROR, details={"error": f"result not sendable: {exc}"[:2000]})
+                conn.send([(index, error, seconds)])
+
+
+def _worker_main(conn: Connection, progress: Any) -> None:
+    """Worker loop: receive ``(verifier, [(index, response, ground_truth), ...])``; send ``[(index, verdict, seconds)]``.
+
+    ``progress[0]`` is the index of the running item (-1 when idle), ``progress[1]`` its start on
+    ``time.monotonic()``, which is the same clock in every process of this machine.
+    """
     while True:
         try:
             message = conn.recv()
@@ -53,22 +80,39 @@ def _worker_main(conn: Connection) -> None:
         if message is None:
             return
         verifier, chunk = message
+        buffer: list[tuple[int, Verdict, float]] = []
+        last_flush = time.monotonic()
         for index, response, ground_truth in chunk:
+            started = time.monotonic()
+            progress[1] = started
+            progress[0] = index
             verdict = verify_one(verifier, response, ground_truth)
-            try:
-                conn.send((index, verdict))
-            except Exception as exc:  # noqa: BLE001 - e.g. unpicklable details; still one verdict per item
-                conn.send((index, make_verdict(verifier.alpha, Reason.ERROR, details={"error": f"result not sendable: {exc}"})))
+            finished = time.monotonic()
+            buffer.append((index, verdict, finished - started))
+            if finished - last_flush >= _FLUSH_S:
+                _send_results(conn, verifier.alpha, buffer)
+                buffer, last_flush = [], finished
+        progress[0] = _IDLE
+        if buffer:
+            _send_results(conn, verifier.alpha, buffer)
 
 
 @dataclass
 class _Worker:
     process: Any
     conn: Connection
-    chunk: list[tuple[int, Any, Any]] = field(default_factory=list)
-    """Items sent and not yet answered; the first one is running."""
-    started_at: float = 0.0
-    """When the first item of ``chunk`` started (parent clock)."""
+    progress: Any
+    """Shared ``[running index or -1, start time on time.monotonic()]``."""
+    chunk: dict[int, tuple[Any, Any]] = field(default_factory=dict)
+    """Items sent and not yet answered, by index."""
+    sent_at: float = 0.0
+    """When the chunk was sent (monotonic clock)."""
+
+    def running(self) -> tuple[int, float] | None:
+        """The index and start time of the item this worker is on, if it is one of its chunk."""
+        started = self.progress[1]
+        index = int(self.progress[0])
+        return (index, started) if index in self.chunk else None
 
 
 @dataclass(frozen=True)
@@ -128,17 +172,21 @@ class VerifierPool:
             result = pool.verify(verifier, [(response, ground_truth), ...])
     """
 
-    def __init__(self, workers: int | None = None, timeout_s: float = _DEFAULT_TIMEOUT_S, start_method: str = "forkserver"):
+    def __init__(self, workers: int | None = None, timeout_s: float = _DEFAULT_TIMEOUT_S, start_method: str | None = None):
         if workers is None:
             workers = os.cpu_count() or 1
         if not isinstance(workers, int) or isinstance(workers, bool) or workers < 1:
             raise ValueError(f"workers must be a positive int, got {workers!r}")
         if not (isinstance(timeout_s, (int, float)) and timeout_s > 0):
             raise ValueError(f"timeout_s must be a positive number of seconds, got {timeout_s!r}")
+        if start_method is None:
+            # Forking is only safe when no other thread could hold a lock at the moment of the fork.
+            start_method = "fork" if threading.active_count() == 1 and "fork" in mp.get_all_start_methods() else "forkserver"
         if start_method not in mp.get_all_start_methods():
             raise ValueError(f"start_method must be one of {mp.get_all_start_methods()}, got {start_method!r}")
         self.workers = workers
         self.timeout_s = float(timeout_s)
+        self.start_method = start_method
         self._ctx = mp.get_context(start_method)
         self._pool: list[_Worker] = []
         self.restarts = 0
@@ -147,10 +195,11 @@ class VerifierPool:
     # -- lifecycle -------------------------------------------------------
     def _spawn(self) -> _Worker:
         parent, child = self._ctx.Pipe(duplex=True)
-        process = self._ctx.Process(target=_worker_main, args=(child,), daemon=True, name="rlvr-gym-verifier")
+        progress = self._ctx.RawArray("d", [_IDLE, 0.0])
+        process = self._ctx.Process(target=_worker_main, args=(child, progress), daemon=True, name="rlvr-gym-verifier")
         process.start()
         child.close()
-        return _Worker(process=process, conn=parent)
+        return _Worker(process=process, conn=parent, progress=progress)
 
     def _kill(self, worker: _Worker) -> None:
         worker.process.kill()
@@ -204,17 +253,32 @@ class VerifierPool:
         queue = list(reversed(pending))  # pop() from the end keeps input order
         outstanding = len(pending)
         chunk_size = max(1, min(_MAX_CHUNK, len(pending) // (4 * self.workers)))
+        timeout_s = self.timeout_s
 
         def dispatch(worker: _Worker) -> None:
             chunk = [queue.pop() for _ in range(min(chunk_size, len(queue)))]
             if chunk:
-                worker.chunk = chunk
-                worker.started_at = time.perf_counter()
+                worker.chunk = {index: (response, gt) for index, response, gt in chunk}
+                worker.sent_at = time.monotonic()
                 worker.conn.send((verifier, chunk))
 
-        def replace(worker: _Worker) -> _Worker:
+        def receive(worker: _Worker) -> int:
+            done = 0
+            try:
+                while worker.chunk and worker.conn.poll():
+                    for index, verdict, seconds in worker.conn.recv():
+                        if worker.chunk.pop(index, None) is not None:
+                            results[index], durations[index] = verdict, seconds
+                            done += 1
+            except (EOFError, OSError):
+                pass  # died mid-message: handled as dead by the caller
+            return done
+
+        def replace(worker: _Worker, failed: int | None) -> _Worker:
             self._kill(worker)
-            queue.extend(reversed(worker.chunk[1:]))  # the rest of its chunk goes back, in order
+            worker.chunk.pop(failed, None)
+            # The chunk's other unanswered items go back first, in order (some may have finished unsent).
+            queue.extend(reversed([(i, *worker.chunk[i]) for i in sorted(worker.chunk)]))
             self.restarts += 1
             fresh = self._spawn()
             self._pool[self._pool.index(worker)] = fresh
@@ -224,39 +288,38 @@ class VerifierPool:
             dispatch(worker)
         while outstanding:
             busy = [w for w in self._pool if w.chunk]
-            deadline = min(w.started_at for w in busy) + self.timeout_s
-            ready = wait([w.conn for w in busy] + [w.process.sentinel for w in busy], timeout=max(0.0, deadline - time.perf_counter()))
-            now = time.perf_counter()
+            now = time.monotonic()
+            deadline = min((run[1] if (run := w.running()) else max(w.sent_at, now)) + timeout_s for w in busy)
+            ready = set(wait([w.conn for w in busy] + [w.process.sentinel for w in busy], timeout=max(0.0, deadline - now)))
             for worker in busy:
-                if worker.conn in ready or worker.conn.poll():
-                    try:
-                        while worker.chunk and worker.conn.poll():
-                            index, verdict = worker.conn.recv()
-                            assert index == worker.chunk[0][0], "worker answered out of order"
-                            results[index] = verdict
-                            arrived = time.perf_counter()
-                            durations[index] = arrived - worker.started_at
-                            outstanding -= 1
-                            worker.chunk.pop(0)
-                            worker.started_at = arrived
-                    except (EOFError, OSError):
-                        pass  # died mid-message: handled as dead below
-                    if not worker.chunk and worker.process.is_alive():
-                        dispatch(worker)
+                if worker.conn in ready:
+                    outstanding -= receive(worker)
+                if not worker.chunk:
+                    dispatch(worker)
+                    continue
+                if worker.process.sentinel in ready or not worker.process.is_alive():
+                    outstanding -= receive(worker)  # results sent just before it died
+                    if not worker.chunk:
+                        dispatch(replace(worker, None))
                         continue
-                if worker.chunk and not worker.process.is_alive():
-                    index = worker.chunk[0][0]
+                    run = worker.running()
                     code = worker.process.exitcode
-                    results[index] = make_verdict(verifier.alpha, Reason.ERROR, details={"error": f"verifier worker died (exit code {code})"})
-                    durations[index] = now - worker.started_at
+                    # Died inside an item: that item is the culprit. Died outside any: the chunk itself is.
+                    culprits = [run[0]] if run else sorted(worker.chunk)
+                    for index in culprits:
+                        results[index] = make_verdict(verifier.alpha, Reason.ERROR, details={"error": f"verifier worker died (exit code {code})"})
+                        durations[index] = time.monotonic() - (run[1] if run else worker.sent_at)
+                        worker.chunk.pop(index)
+                        outstanding -= 1
+                    dispatch(replace(worker, None))
+                    continue
+                run = worker.running()
+                if run is not None and time.monotonic() - run[1] >= timeout_s:
+                    index, started = run
+                    results[index] = make_verdict(verifier.alpha, Reason.TIMEOUT, details={"timeout_s": timeout_s})
+                    durations[index] = time.monotonic() - started
                     outstanding -= 1
-                    dispatch(replace(worker))
-                elif worker.chunk and now - worker.started_at >= self.timeout_s:
-                    index = worker.chunk[0][0]
-                    results[index] = make_verdict(verifier.alpha, Reason.TIMEOUT, details={"timeout_s": self.timeout_s})
-                    durations[index] = now - worker.started_at
-                    outstanding -= 1
-                    dispatch(replace(worker))
+                    dispatch(replace(worker, index))
 
 
 def _as_pair(item: Any, position: int) -> tuple[Any, Any]:
