@@ -1,0 +1,129 @@
+"""HFEngine: shapes, seeded determinism, logprobs equal to the trainer's forward pass."""
+
+from __future__ import annotations
+
+import copy
+
+import pytest
+
+torch = pytest.importorskip("torch")
+pytest.importorskip("transformers")
+
+from rlvr_gym.trainers.logprobs import collate_completions, forward_logprobs  # noqa: E402
+from rlvr_gym.trainers.rollout import (  # noqa: E402
+    Completion,
+    EngineKind,
+    HFEngine,
+    HFEngineConfig,
+    RolloutConfig,
+    RolloutEngine,
+    SamplingConfig,
+    make_rollout_engine,
+    sample_tokens,
+)
+
+LOGPROB_TOL = 1e-4
+"""Max abs difference allowed between engine and recomputed logprobs (float32; measured ~1e-6)."""
+
+PROMPTS = ["1+1=", "What is 12*7? Answer:", [4 + ord("9")], "x", "<|im_start|>user\n3-1?<|im_end|>\n", "a b c d e f g"]
+
+
+@pytest.fixture(scope="module")
+def engine(tiny_model_dir) -> HFEngine:
+    # 6 prompts in chunks of 4: exercises chunking and left padding of unequal prompts
+    return HFEngine.from_pretrained(tiny_model_dir, HFEngineConfig(max_batch_size=4))
+
+
+def recomputed(engine: HFEngine, completions: list[Completion]) -> tuple[torch.Tensor, torch.Tensor]:
+    batch = collate_completions(completions, engine.pad_id)
+    with torch.no_grad():
+        return forward_logprobs(engine.model, batch), batch.old_logprobs
+
+
+def test_engine_satisfies_the_protocol(engine):
+    assert isinstance(engine, RolloutEngine)
+
+
+def test_shapes_and_fields(engine):
+    sampling = SamplingConfig(max_new_tokens=24, seed=1)
+    completions = engine.generate(PROMPTS, sampling)
+    assert len(completions) == len(PROMPTS)
+    for prompt, c in zip(PROMPTS, completions):
+        expected_prompt = (
+            prompt if isinstance(prompt, list) else engine.tokenizer(prompt, add_special_tokens=False)["input_ids"]
+        )
+        assert list(c.prompt_token_ids) == expected_prompt
+        assert 1 <= len(c.token_ids) <= sampling.max_new_tokens
+        assert len(c.logprobs) == len(c.token_ids)
+        assert all(lp <= 0.0 for lp in c.logprobs)
+        assert c.finished == (c.token_ids[-1] in engine.stop_ids)
+        assert not c.finished or len(c.token_ids) <= sampling.max_new_tokens
+        assert not any(t in engine.stop_ids for t in c.token_ids[:-1])  # nothing after the first stop token
+        assert c.text == engine.tokenizer.decode(list(c.token_ids), skip_special_tokens=True)
+
+
+def test_same_seed_same_completions_other_seed_others(engine):
+    sampling = SamplingConfig(max_new_tokens=16, seed=7)
+    first = engine.generate(PROMPTS, sampling)
+    assert engine.generate(PROMPTS, sampling) == first
+    assert engine.generate(PROMPTS, SamplingConfig(max_new_tokens=16, seed=8)) != first
+
+
+def test_logprobs_equal_a_recomputed_forward_pass(engine):
+    completions = engine.generate(PROMPTS, SamplingConfig(max_new_tokens=32, seed=2))
+    logprobs, old_logprobs = recomputed(engine, completions)
+    diff = (logprobs - old_logprobs).abs().max().item()
+    assert diff < LOGPROB_TOL, f"max |engine - recomputed| = {diff:.2e}"
+
+
+def test_logprobs_are_at_temperature_1_whatever_the_sampling_temperature(engine):
+    sampling = SamplingConfig(max_new_tokens=16, temperature=0.7, top_k=20, top_p=0.9, seed=3)
+    completions = engine.generate(PROMPTS, sampling)
+    logprobs, old_logprobs = recomputed(engine, completions)  # forward_logprobs at temperature 1
+    assert (logprobs - old_logprobs).abs().max().item() < LOGPROB_TOL
+
+
+def test_greedy_takes_the_argmax_and_top_k_1_is_greedy(engine):
+    greedy = engine.generate(PROMPTS, SamplingConfig(max_new_tokens=8, temperature=0.0, seed=None))
+    assert engine.generate(PROMPTS, SamplingConfig(max_new_tokens=8, top_k=1, seed=5)) == greedy
+    for c in greedy:
+        ids = torch.tensor([list(c.prompt_token_ids) + list(c.token_ids)])
+        with torch.no_grad():
+            logits = engine.model(ids).logits[0, len(c.prompt_token_ids) - 1 : -1]  # (N, V) predicting each new token
+        assert logits.argmax(-1).tolist() == list(c.token_ids)
+
+
+def test_stop_tokens_end_completions(engine):
+    every_token_stops = copy.copy(engine)
+    every_token_stops.stop_ids = frozenset(range(engine.model.config.vocab_size))
+    for c in every_token_stops.generate(PROMPTS, SamplingConfig(max_new_tokens=8, seed=0)):
+        assert len(c.token_ids) == 1 and c.finished
+
+
+def test_load_weights_changes_what_is_sampled(engine, tiny_model_dir):
+    from transformers import AutoModelForCausalLM
+
+    new_model = AutoModelForCausalLM.from_pretrained(tiny_model_dir)
+    with torch.no_grad():
+        for p in new_model.parameters():
+            p.add_(0.05 * torch.randn_like(p, generator=torch.Generator().manual_seed(0)))
+    fresh = HFEngine(copy.deepcopy(new_model), engine.tokenizer)
+    local = HFEngine.from_pretrained(tiny_model_dir)
+    local.load_weights(new_model.named_parameters())  # tied lm_head is deduplicated and re-tied
+    sampling = SamplingConfig(max_new_tokens=16, seed=4)
+    assert local.generate(PROMPTS, sampling) == fresh.generate(PROMPTS, sampling)
+    with pytest.raises(KeyError):
+        local.load_weights({"no.such.weight": torch.zeros(1)})
+
+
+def test_sample_tokens_top_p_keeps_the_nucleus():
+    logits = torch.log(torch.tensor([[0.5, 0.3, 0.15, 0.05]]))
+    generator = torch.Generator().manual_seed(0)
+    draws = {int(sample_tokens(logits, SamplingConfig(top_p=0.7), generator)) for _ in range(200)}
+    assert draws == {0, 1}  # 0.5 < 0.7 needs the 0.3 too; 0.15 and 0.05 never
+
+
+def test_make_rollout_engine_builds_the_hf_engine(tiny_model_dir):
+    engine = make_rollout_engine(tiny_model_dir, RolloutConfig(engine=EngineKind.HF))
+    assert isinstance(engine, HFEngine)
+    assert RolloutConfig(engine="vllm").engine is EngineKind.VLLM
