@@ -6,7 +6,7 @@ Ground truth
 Extraction
     The expression is the content of the last ``<answer>...</answer>``, else of the last
     ``\\boxed{}``, else the last line holding an ``=``-free arithmetic expression; text after
-    the last ``</think>`` only. An ``= target`` suffix is dropped.
+    the last ``</think>`` only (an unclosed ``<think>``: no answer). An ``= target`` suffix is dropped.
 
 Comparison
     The expression is parsed with Python's ``ast`` (never ``eval``): only integer literals,
@@ -75,6 +75,8 @@ def evaluate_expression(expression: str) -> tuple[Fraction, list[int]]:
 
 def _extract(response: str) -> str | None:
     text = after_think(response)
+    if text is None:
+        return None
     tags = _ANSWER_TAG.findall(text)
     candidate = tags[-1] if tags else last_boxed(text)
     if candidate is None:

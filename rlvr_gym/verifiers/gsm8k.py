@@ -5,6 +5,7 @@ Ground truth
     final answer follows the last ``####`` (``"... #### 72"``).
 
 Extraction (`extract_answer`), on the text after the last ``</think>`` when there is one
+    (a ``<think>`` never closed gives ``no_answer``: nothing in unfinished thinking is an answer)
     The first rule that finds a number wins; within a rule, the last occurrence wins:
 
     1. ``#### N``: GSM8K's own answer marker;
@@ -115,6 +116,8 @@ def _first_number(text: str) -> str | None:
 def extract_answer(response: str) -> str | None:
     """The canonical final number of ``response``, or None (see the module docstring)."""
     text = after_think(response)
+    if text is None:
+        return None
     # 1. "#### N": the number right after the last marker that has one.
     for marker in reversed(list(_HASHES.finditer(text))):
         line = text[marker.end() :].split("\n", 1)[0]

@@ -11,10 +11,12 @@ from .latex import find_boxes, split_think
 __all__ = ["after_think", "boxed_contents", "last_boxed"]
 
 
-def after_think(response: str) -> str:
-    """The text after the last ``</think>``, or the whole response when there is no closing tag."""
+def after_think(response: str) -> str | None:
+    """The text after the last ``</think>``; the whole response when it has no ``<think>`` at all;
+    None when a ``<think>`` is opened and never closed (the model never finished thinking, so
+    nothing in it is an answer; the same policy as the MATH verifier)."""
     final, _ = split_think(response)
-    return response if final is None else final
+    return final
 
 
 def boxed_contents(text: str) -> list[str]:

@@ -37,7 +37,7 @@ CASES = [
     # --- </think>: only the text after the last closing tag is judged
     ("7", "<think>maybe 42? the answer is 42</think>So 3 + 4 = 7", True),
     ("42", "<think>maybe 42? the answer is 42</think>So 3 + 4 = 7", False),
-    ("42", "<think>the answer is 42", True),  # no closing tag: the whole text is judged
+    ("42", "I thought about it. the answer is 42", True),  # no think block: the whole text is judged
     # --- ground truth as a full GSM8K solution or a number
     ("Natalia sold 48/2 = <<48/2=24>>24 clips in May.\n#### 72", "72", True),
     (72, "#### 72", True),
@@ -53,7 +53,7 @@ def test_table(ground_truth, response, expected):
     assert verdict.reason is (Reason.CORRECT if expected else Reason.WRONG_ANSWER)
 
 
-NO_ANSWER = ["", "   ", "I do not know.", "\\boxed{}", "<think>12</think>", "$."]
+NO_ANSWER = ["", "   ", "I do not know.", "\\boxed{}", "<think>12</think>", "$.", "<think>the answer is 12"]
 
 
 @pytest.mark.parametrize("response", NO_ANSWER)
