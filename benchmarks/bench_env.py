@@ -22,6 +22,7 @@ TASKS = {
     # task: (gym id, split, how to build a correct response from an item)
     "gsm8k": ("rlvr_gym/GSM8K-v0", "test", lambda item: item.ground_truth),
     "math500": ("rlvr_gym/MATH500-v0", "test", lambda item: f"The answer is $\\boxed{{{item.ground_truth}}}$."),
+    "ifeval": ("rlvr_gym/IFEval-v0", "test", lambda item: item.prompt),
     "arithmetic": ("rlvr_gym/Arithmetic-v0", "test", lambda item: f"#### {item.ground_truth}"),
 }
 
@@ -65,10 +66,11 @@ def main() -> None:
         t_direct = best_of(args.repeats, direct)
         t_env = best_of(args.repeats, through_env)
         rows.append((task, len(pairs), len(pairs) / t_direct, len(pairs) / t_env, t_env / t_direct - 1))
-    print("| task | items | verifier items/s | env reset+step items/s | env overhead |")
-    print("|---|---:|---:|---:|---:|")
+    print("| task | items | verifier items/s | env reset+step items/s | env overhead | per item |")
+    print("|---|---:|---:|---:|---:|---:|")
     for task, n, direct_rate, env_rate, overhead in rows:
-        print(f"| {task} | {n} | {direct_rate:,.0f} | {env_rate:,.0f} | {overhead:+.1%} |")
+        per_item_us = (1 / env_rate - 1 / direct_rate) * 1e6
+        print(f"| {task} | {n} | {direct_rate:,.0f} | {env_rate:,.0f} | {overhead:+.1%} | {per_item_us:+.2f} µs |")
 
 
 if __name__ == "__main__":
