@@ -246,7 +246,7 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--seed", type=int, default=0, help="sampling seed (default 0)")
     evaluate.add_argument("--exemplars", action="append", metavar="[TASK=]FILE", help='few-shot exemplars from a JSONL of {"question", "answer"} (first lines used); repeatable')
     evaluate.add_argument("--no-chat-template", action="store_true", help="plain few-shot text even when the tokenizer has a chat template")
-    evaluate.add_argument("--gpu-memory-utilization", type=_positive_float, default=0.85, help="vLLM's share of GPU memory (default 0.85)")
+    evaluate.add_argument("--gpu-memory-utilization", type=_positive_float, default=None, help="vLLM's share of GPU memory (default 0.85; on CPU, its share of RAM: 0.2)")
     evaluate.add_argument("--workers", type=_positive_int, default=2, help="verifier worker processes (default 2; 0 = in-process)")
     evaluate.add_argument("--timeout", type=_positive_float, default=10.0, help="seconds per verification before it scores 0 as timeout")
     evaluate.set_defaults(func=cmd_eval)

