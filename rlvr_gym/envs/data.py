@@ -13,11 +13,12 @@ found beside the working directory or the repository (``./shared/data``, ``../sh
 
 from __future__ import annotations
 
-import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping, Protocol, Sequence
+
+from ..jsonl import iter_jsonl
 
 __all__ = ["Item", "ItemSource", "FileSource", "HFDatasetSource", "data_root", "DataNotFound"]
 
@@ -93,16 +94,7 @@ class FileSource:
             except ImportError:
                 raise ImportError(f"reading {path} needs pyarrow: pip install 'rlvr-gym[parquet]'") from None
             return pq.read_table(path).to_pylist()
-        rows = []
-        with path.open(encoding="utf-8") as stream:
-            for line_no, line in enumerate(stream, start=1):
-                if not line.strip():
-                    continue
-                try:
-                    rows.append(json.loads(line))
-                except json.JSONDecodeError as exc:
-                    raise ValueError(f"{path}: line {line_no} is not valid JSON ({exc.msg})") from None
-        return rows
+        return [row for _, row in iter_jsonl(path)]
 
     def load(self) -> list[Item]:
         path = self.resolved_path()

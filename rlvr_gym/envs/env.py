@@ -28,7 +28,7 @@ from gymnasium import spaces
 
 from ..verifiers import Reason
 from .data import Item
-from .tasks import PromptFormat, TaskSpec, format_prompt, get_task, load_items
+from .tasks import PromptFormat, TaskSpec, bind_task
 
 __all__ = ["RLVREnv", "UnicodeText", "MAX_PROMPT_CHARS", "MAX_RESPONSE_CHARS"]
 
@@ -79,12 +79,8 @@ class RLVREnv(gymnasium.Env[str, str]):
             raise ValueError(f"max_attempts must be an int >= 1, got {max_attempts!r}")
         if render_mode is not None and render_mode not in self.metadata["render_modes"]:
             raise ValueError(f"render_mode must be one of {self.metadata['render_modes']} or None, got {render_mode!r}")
-        self.spec_task = get_task(task)
-        self.split = split or self.spec_task.default_split
-        self.prompt_format = PromptFormat(prompt_format or self.spec_task.prompt_format)
-        self.tokenizer = tokenizer
-        self.items = load_items(self.spec_task, self.split, source_options)
-        self.verifier = self.spec_task.build_verifier(alpha)
+        self.task = bind_task(task, split=split, prompt_format=prompt_format, tokenizer=tokenizer, alpha=alpha, source_options=source_options)
+        self.spec_task, self.split, self.items, self.verifier = self.task.spec, self.task.split, self.task.items, self.task.verifier
         self.max_attempts = max_attempts
         self.render_mode = render_mode
         self.observation_space = UnicodeText(MAX_PROMPT_CHARS)
@@ -110,7 +106,7 @@ class RLVREnv(gymnasium.Env[str, str]):
         self._item = item = self.items[self._index]
         formatted = self._formatted.get(self._index)
         if formatted is None:
-            formatted = self._formatted[self._index] = format_prompt(self.spec_task, item, self.prompt_format, self.tokenizer)
+            formatted = self._formatted[self._index] = self.task.prompt(item)
         self._prompt, messages = formatted
         self._attempt = 0
         self._last = self._prompt

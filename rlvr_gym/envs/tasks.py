@@ -26,6 +26,8 @@ __all__ = [
     "load_items",
     "format_prompt",
     "gym_id",
+    "TaskBinding",
+    "bind_task",
 ]
 
 
@@ -180,3 +182,46 @@ def format_prompt(spec: TaskSpec, item: Item, prompt_format: PromptFormat | str 
     if tokenizer is None or not getattr(tokenizer, "chat_template", None):
         raise ValueError(f"task {spec.name!r}: the chat prompt format needs a tokenizer with a chat template")
     return tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True), messages
+
+
+@dataclass(frozen=True)
+class TaskBinding:
+    """A task resolved for use: its items of one split, its verifier, its prompt format."""
+
+    spec: TaskSpec
+    """The task."""
+    split: str
+    """The split the items come from."""
+    prompt_format: PromptFormat
+    """How prompts are shown."""
+    tokenizer: Any
+    """The tokenizer for the chat format (or None)."""
+    items: Sequence[Item]
+    """The split's items."""
+    verifier: Verifier
+    """The task's verifier, with the alpha asked for."""
+
+    def prompt(self, item: Item) -> tuple[str, list[dict[str, str]]]:
+        return format_prompt(self.spec, item, self.prompt_format, self.tokenizer)
+
+
+def bind_task(
+    task: str | TaskSpec,
+    *,
+    split: str | None = None,
+    prompt_format: PromptFormat | str | None = None,
+    tokenizer: Any = None,
+    alpha: float | None = None,
+    source_options: Mapping[str, Any] | None = None,
+) -> TaskBinding:
+    """Resolve a task name to its items, verifier and prompt format (defaults: the task's own)."""
+    spec = get_task(task)
+    split = split or spec.default_split
+    return TaskBinding(
+        spec=spec,
+        split=split,
+        prompt_format=PromptFormat(prompt_format or spec.prompt_format),
+        tokenizer=tokenizer,
+        items=load_items(spec, split, source_options),
+        verifier=spec.build_verifier(alpha),
+    )

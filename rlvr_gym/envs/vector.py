@@ -19,7 +19,7 @@ from gymnasium.vector.utils import batch_space
 
 from ..verifiers import VerifierPool, verify_batch
 from .env import MAX_PROMPT_CHARS, MAX_RESPONSE_CHARS, UnicodeText
-from .tasks import PromptFormat, TaskSpec, format_prompt, get_task, load_items
+from .tasks import PromptFormat, TaskSpec, bind_task
 
 __all__ = ["RLVRVectorEnv"]
 
@@ -44,12 +44,8 @@ class RLVRVectorEnv(gymnasium.vector.VectorEnv):
     ):
         if not isinstance(num_envs, int) or num_envs < 1:
             raise ValueError(f"num_envs must be an int >= 1, got {num_envs!r}")
-        self.spec_task = get_task(task)
-        self.split = split or self.spec_task.default_split
-        self.prompt_format = PromptFormat(prompt_format or self.spec_task.prompt_format)
-        self.tokenizer = tokenizer
-        self.items = load_items(self.spec_task, self.split, source_options)
-        self.verifier = self.spec_task.build_verifier(alpha)
+        self.task = bind_task(task, split=split, prompt_format=prompt_format, tokenizer=tokenizer, alpha=alpha, source_options=source_options)
+        self.spec_task, self.split, self.items, self.verifier = self.task.spec, self.task.split, self.task.items, self.task.verifier
         self.num_envs = num_envs
         self.single_observation_space = UnicodeText(MAX_PROMPT_CHARS)
         self.single_action_space = UnicodeText(MAX_RESPONSE_CHARS)
@@ -72,7 +68,7 @@ class RLVRVectorEnv(gymnasium.vector.VectorEnv):
         self._indices = indices.astype(np.int64)
         prompts = []
         for i in self._indices:
-            text, _ = format_prompt(self.spec_task, self.items[i], self.prompt_format, self.tokenizer)
+            text, _ = self.task.prompt(self.items[i])
             prompts.append(text)
         self._prompts = tuple(prompts)
         item_ids = np.array([self.items[i].id for i in self._indices], dtype=object)

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
 
+from ..jsonl import iter_jsonl
 from ..envs import FileSource, Item, get_task, load_items
 from ..verifiers import VerifierPool, get_verifier, verify_batch
 from .metrics import ifeval_accuracies, mean_pass_at_k
@@ -162,29 +163,22 @@ def load_responses(path: str | Path, items: Sequence[Item], name: str) -> tuple[
     by_prompt = {item.prompt: item for item in items}
     found: dict[str, list[str]] = {}
     unmatched = []
-    with open(path, encoding="utf-8", errors="replace") as stream:
-        for line_no, line in enumerate(stream, start=1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise ValueError(f"{path}: line {line_no} is not valid JSON ({exc.msg})") from None
-            if not isinstance(row, dict) or "response" not in row:
-                raise ValueError(f"{path}: line {line_no} needs a JSON object with a 'response' field")
-            if "id" not in row and not isinstance(row.get("prompt"), str):
-                raise ValueError(f"{path}: line {line_no} needs an 'id' or a 'prompt' to match it to an item")
-            if row.get("task", name) != name:
-                continue
-            item = by_id.get(str(row["id"])) if "id" in row else by_prompt.get(row.get("prompt"))
-            if item is None:
-                unmatched.append(line_no)
-                continue
-            response = row["response"]
-            samples = [response] if isinstance(response, str) else response
-            if not isinstance(samples, list) or not all(isinstance(s, str) for s in samples):
-                raise ValueError(f"{path}: line {line_no}: 'response' must be a string or a list of strings")
-            found.setdefault(item.id, []).extend(samples)
+    for line_no, row in iter_jsonl(path, errors="replace"):
+        if not isinstance(row, dict) or "response" not in row:
+            raise ValueError(f"{path}: line {line_no} needs a JSON object with a 'response' field")
+        if "id" not in row and not isinstance(row.get("prompt"), str):
+            raise ValueError(f"{path}: line {line_no} needs an 'id' or a 'prompt' to match it to an item")
+        if row.get("task", name) != name:
+            continue
+        item = by_id.get(str(row["id"])) if "id" in row else by_prompt.get(row.get("prompt"))
+        if item is None:
+            unmatched.append(line_no)
+            continue
+        response = row["response"]
+        samples = [response] if isinstance(response, str) else response
+        if not isinstance(samples, list) or not all(isinstance(s, str) for s in samples):
+            raise ValueError(f"{path}: line {line_no}: 'response' must be a string or a list of strings")
+        found.setdefault(item.id, []).extend(samples)
     if not found:
         raise ValueError(
             f"{path}: no line matches an item of {name} (lines are matched by 'id' or by 'prompt' equal to the "

@@ -34,13 +34,13 @@ format (IFEval: the prompt as it is), as one user turn when there is a chat temp
 
 from __future__ import annotations
 
-import json
 import random
 import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
 
+from ..jsonl import iter_jsonl
 from ..envs import Item, format_prompt, get_task, load_items
 
 __all__ = [
@@ -131,13 +131,7 @@ def read_exemplar_file(path: str | Path, shots: int) -> list[Exemplar]:
     if not path.is_file():
         raise FileNotFoundError(f"exemplar file not found: {path}")
     rows = []
-    for line_no, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise ValueError(f"{path}: line {line_no} is not valid JSON ({exc.msg})") from None
+    for line_no, row in iter_jsonl(path):
         if not isinstance(row, dict) or not isinstance(row.get("question"), str) or not isinstance(row.get("answer"), str):
             raise ValueError(f"{path}: line {line_no} must be {{\"question\": str, \"answer\": str}}")
         rows.append(Exemplar(row["question"], row["answer"]))
