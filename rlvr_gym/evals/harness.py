@@ -13,7 +13,7 @@ import json
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Mapping, Sequence
 
 from ..jsonl import iter_jsonl
 from ..envs import FileSource, Item, get_task, load_items
@@ -54,18 +54,27 @@ def _verify_all(verifier_name: str, pairs: list[tuple[str, Any]], workers: int, 
         return pool.verify(verifier, pairs)
 
 
-def load_eval_items(name: str, setting: EvalSetting, *, task_file: str | Path | None = None, limit: int | None = None) -> list[Item]:
+def load_eval_items(
+    name: str,
+    setting: EvalSetting,
+    *,
+    task_file: str | Path | None = None,
+    limit: int | None = None,
+    source_options: Mapping[str, Any] | None = None,
+) -> list[Item]:
     """The items ``setting`` evaluates: its task's split, optionally read from ``task_file``.
 
     ``task_file`` replaces the path of the split's `FileSource` (same fields, another file), e.g.
-    the IFEval prompt file that pairs with a published set of responses. ``limit`` keeps the
-    first ``limit`` items.
+    the IFEval prompt file that pairs with a published set of responses. ``source_options``
+    replace fields of the split's source (a procedural task's ``digits``, ``operators``...), as
+    a training run sets them. ``limit`` keeps the first ``limit`` items.
     """
     spec = get_task(setting.task)
     if setting.split not in spec.splits:
         raise KeyError(f"task {spec.name!r} has no split {setting.split!r}; splits: {', '.join(sorted(spec.splits))}")
     if task_file is None:
-        items = list(load_items(spec, setting.split))
+        loaded = load_items(spec, setting.split, source_options)
+        items = list(loaded if limit is None else loaded[:limit])
     else:
         source = spec.splits[setting.split]
         if not isinstance(source, FileSource):

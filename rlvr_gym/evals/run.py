@@ -84,6 +84,20 @@ def parse_assignments(values: Sequence[str] | None, flag: str, tasks: Sequence[s
     return out
 
 
+def parse_task_options(values: Sequence[str] | None, tasks: Sequence[str]) -> dict[str, dict[str, Any]]:
+    """``--task-option TASK.KEY=VALUE`` -> ``{TASK: {KEY: VALUE}}``; an integer VALUE becomes an int, else a string."""
+    out: dict[str, dict[str, Any]] = {}
+    for value in values or ():
+        target, sep, raw = value.partition("=")
+        name, dot, key = target.partition(".")
+        if not sep or not dot or not name or not key:
+            raise ValueError(f"--task-option {value!r}: expected TASK.KEY=VALUE, e.g. arithmetic.operators=+")
+        if name not in tasks:
+            raise ValueError(f"--task-option {value!r}: {name} is not among --tasks ({', '.join(tasks)})")
+        out.setdefault(name, {})[key] = int(raw) if raw.lstrip("-").isdigit() else raw
+    return out
+
+
 def parse_exemplar_files(values: Sequence[str] | None, tasks: Sequence[str]) -> dict[str, str]:
     """``--exemplars``: ``TASK=FILE`` pairs, or one bare ``FILE`` when exactly one task is few-shot."""
     few_shot = [name for name in tasks if setting_for(name).shots > 0]
@@ -114,13 +128,15 @@ def prepare_tasks(
     task_files: Mapping[str, str] | None = None,
     exemplar_files: Mapping[str, str] | None = None,
     exemplar_seed: int = EXEMPLAR_SEED,
+    task_options: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> list[PreparedTask]:
     """Items and exact prompts per benchmark (chat turns when ``tokenizer`` has a chat template)."""
     task_files, exemplar_files = dict(task_files or {}), dict(exemplar_files or {})
     prepared = []
     for name in names:
         setting = setting_for(name)
-        items = load_eval_items(name, setting, task_file=task_files.get(name), limit=limit)
+        options = (task_options or {}).get(name)
+        items = load_eval_items(name, setting, task_file=task_files.get(name), limit=limit, source_options=options)
         if not items:
             raise ValueError(f"{name}: no items to evaluate (--limit {limit})")
         exemplars = draw_exemplars(setting, seed=exemplar_seed, exemplar_file=exemplar_files.get(name))
@@ -129,6 +145,7 @@ def prepare_tasks(
             "task": setting.task,
             "split": setting.split,
             "task_file": task_files.get(name),
+            "task_options": dict(options or {}),
             "shots": setting.shots,
             "exemplars": (
                 None
@@ -175,6 +192,7 @@ def evaluate_model(
     gpu_memory_utilization: float | None = None,
     workers: int = 2,
     timeout_s: float = 10.0,
+    task_options: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> tuple[list[TaskReport], dict[str, Any]]:
     """Generate ``n`` responses per prompt with the model at ``model_path`` and score every benchmark.
 
@@ -187,7 +205,8 @@ def evaluate_model(
     backend = resolve_backend(backend)
     tokenizer = load_tokenizer(model_path)
     prepared = prepare_tasks(
-        names, tokenizer=tokenizer if chat_template else None, limit=limit, task_files=task_files, exemplar_files=exemplar_files
+        names, tokenizer=tokenizer if chat_template else None, limit=limit, task_files=task_files, exemplar_files=exemplar_files,
+        task_options=task_options,
     )
     budgets = {task.name: max_new_tokens or task.setting.max_new_tokens for task in prepared}
     longest = {task.name: max(len(encode_prompt(tokenizer, p)) for p in task.prompts) for task in prepared}
@@ -230,6 +249,7 @@ def evaluate_responses(
     task_files: Mapping[str, str] | None = None,
     workers: int = 2,
     timeout_s: float = 10.0,
+    task_options: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> tuple[list[TaskReport], dict[str, Any]]:
     """Score the responses in a JSONL file (see `harness.load_responses`) on every benchmark."""
     path = Path(responses_path)
@@ -239,7 +259,7 @@ def evaluate_responses(
     reports, per_task = [], {}
     for name in names:
         setting = setting_for(name)
-        items = load_eval_items(name, setting, task_file=task_files.get(name), limit=limit)
+        items = load_eval_items(name, setting, task_file=task_files.get(name), limit=limit, source_options=(task_options or {}).get(name))
         matched, responses = load_responses(path, items, name)
         reports.append(score_responses(name, setting, matched, [item.prompt for item in matched], responses, workers=workers, timeout_s=timeout_s))
         per_task[name] = {"task": get_task(setting.task).name, "split": setting.split, "task_file": task_files.get(name), "items": len(items), "scored": len(matched)}

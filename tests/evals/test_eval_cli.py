@@ -202,3 +202,25 @@ def test_other_user_errors(capsys, tmp_path):
     assert "not found: is" in _error(capsys, "--compare", str(tmp_path), str(tmp_path))
     assert "model not found" in _error(capsys, "--model", str(tmp_path / "no-model"), "--tasks", "gsm8k")
     assert "say which task it is for" in _error(capsys, "--model", str(tmp_path), "--tasks", "gsm8k,math500", "--exemplars", "shots.jsonl")
+
+
+def test_task_option_sets_the_procedural_source_like_a_training_run(tmp_path):
+    from rlvr_gym.envs import ArithmeticSource
+
+    items = ArithmeticSource(digits=1, operators="+", split="test").load()[:5]
+    responses = tmp_path / "r.jsonl"
+    responses.write_text("".join(json.dumps({"id": item.id, "response": f"#### {item.ground_truth}"}) + "\n" for item in items))
+    out = tmp_path / "run"
+    proc = subprocess.run(
+        [sys.executable, "-m", "rlvr_gym.cli", "eval", "--responses", str(responses), "--tasks", "arithmetic", "--limit", "5",
+         "--task-option", "arithmetic.digits=1", "--task-option", "arithmetic.operators=+", "--out", str(out), "--workers", "0"],
+        capture_output=True, text=True, timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["tasks"]["arithmetic"]["items"] == 5 and summary["tasks"]["arithmetic"]["accuracy"] == 1.0
+    bad = subprocess.run(
+        [sys.executable, "-m", "rlvr_gym.cli", "eval", "--responses", str(responses), "--tasks", "arithmetic", "--task-option", "digits=1"],
+        capture_output=True, text=True, timeout=120,
+    )
+    assert bad.returncode == 2 and "expected TASK.KEY=VALUE" in bad.stderr
