@@ -100,6 +100,10 @@ def from_dict(cls: type[T], data: Mapping[str, Any], prefix: str = "") -> T:
         raise ConfigError(f"unknown config key {prefix}{unknown[0]}; valid keys here: {', '.join(sorted(fields))}")
     kwargs = {}
     for name, value in data.items():
+        default = _field_default(fields[name])
+        if isinstance(value, Mapping) and dataclasses.is_dataclass(default):
+            # A partial section keeps the enclosing default's other values, not the section class's.
+            value = _deep_merge(to_dict(default), value)
         kwargs[name] = _coerce(value, hints[name], f"{prefix}{name}")
     try:
         return cls(**kwargs)
@@ -107,6 +111,24 @@ def from_dict(cls: type[T], data: Mapping[str, Any], prefix: str = "") -> T:
         raise
     except (TypeError, ValueError) as exc:
         raise ConfigError(f"{prefix.rstrip('.') or cls.__name__}: {exc}") from None
+
+
+def _field_default(f: dataclasses.Field) -> Any:
+    if f.default is not dataclasses.MISSING:
+        return f.default
+    if f.default_factory is not dataclasses.MISSING:
+        return f.default_factory()
+    return None
+
+
+def _deep_merge(base: dict[str, Any], update: Mapping[str, Any]) -> dict[str, Any]:
+    merged = dict(base)
+    for key, value in update.items():
+        if isinstance(value, Mapping) and isinstance(merged.get(key), dict):
+            merged[key] = _deep_merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
 
 
 def to_dict(config: Any) -> Any:

@@ -70,3 +70,14 @@ def test_missing_and_malformed_files(tmp_path):
     bad.write_text("- 1\n- 2\n")
     with pytest.raises(ConfigError, match="top level must be a mapping"):
         load_config(Outer, bad)
+
+
+@dataclass(frozen=True)
+class WithCustomDefault:
+    ppo: Inner = field(default_factory=lambda: Inner(kl_coef=0.3, kind=Kind.K3))
+    """A section whose default differs from the section class's defaults."""
+
+
+def test_a_partial_section_keeps_the_enclosing_default():
+    config = load_config(WithCustomDefault, None, ["ppo.kind=k1"])
+    assert config.ppo == Inner(kl_coef=0.3, kind=Kind.K1)  # kl_coef stays the enclosing default's 0.3
