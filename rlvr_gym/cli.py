@@ -139,7 +139,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from .evals.harness import compare_runs, render_summary, write_run
-    from .evals.run import default_out_dir, evaluate_model, evaluate_responses, parse_assignments, parse_exemplar_files, parse_task_names
+    from .evals.run import default_out_dir, evaluate_model, evaluate_responses, parse_assignments, parse_exemplar_files, parse_task_names, parse_task_options
 
     if args.compare:
         if args.tasks or args.out:
@@ -150,6 +150,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
         raise ValueError("--tasks is required with --model or --responses (e.g. --tasks gsm8k,math500,ifeval)")
     names = parse_task_names(args.tasks)
     task_files = parse_assignments(args.task_file, "--task-file", names)
+    task_options = parse_task_options(args.task_option, names)
     for name, path in task_files.items():
         if not Path(path).is_file():
             raise FileNotFoundError(f"--task-file {name}={path}: file not found")
@@ -161,7 +162,9 @@ def cmd_eval(args: argparse.Namespace) -> int:
         model_only = [flag for flag, value in model_flags.items() if value is not None]
         if model_only:
             raise ValueError(f"{', '.join(model_only)} apply only with --model (with --responses, K is what the file holds)")
-        reports, meta = evaluate_responses(args.responses, names, limit=args.limit, task_files=task_files, workers=args.workers, timeout_s=args.timeout)
+        reports, meta = evaluate_responses(
+            args.responses, names, limit=args.limit, task_files=task_files, workers=args.workers, timeout_s=args.timeout, task_options=task_options
+        )
     else:
         n = 1 if args.n is None else args.n
         if n < 1:
@@ -175,13 +178,61 @@ def cmd_eval(args: argparse.Namespace) -> int:
             raise ValueError(f"--top-p must lie in (0, 1], got {args.top_p}")
         reports, meta = evaluate_model(
             args.model, names, backend=args.backend or "auto", n=n, temperature=temperature, top_p=args.top_p,
-            max_new_tokens=args.max_new_tokens, seed=args.seed, limit=args.limit, task_files=task_files,
+            max_new_tokens=args.max_new_tokens, seed=args.seed, limit=args.limit, task_files=task_files, task_options=task_options,
             exemplar_files=parse_exemplar_files(args.exemplars, names), chat_template=not args.no_chat_template,
             gpu_memory_utilization=args.gpu_memory_utilization, workers=args.workers, timeout_s=args.timeout,
         )
     out = write_run(args.out or default_out_dir(), reports, meta)
     print(render_summary({"tasks": {report.name: report.metrics for report in reports}}), end="")
     print(f"wrote {out}/ (summary.md, summary.json, {', '.join(report.name + '.jsonl' for report in reports)})", file=sys.stderr)
+    return 0
+
+
+# --------------------------------------------------------------------------- train / plot
+def cmd_train(args: argparse.Namespace) -> int:
+    from .config import ConfigError
+    from .trainers.ppo_config import DEFAULT_CONFIG_PATH, load_train_config
+
+    overrides = list(args.set or [])
+    if args.run_dir is not None:
+        overrides.append(f"run_dir={args.run_dir}")
+    if args.resume is not None:
+        overrides.append(f"checkpoint.resume={args.resume}")
+    try:
+        config = load_train_config(args.config, overrides)  # every value checked here, before any model loads
+    except ConfigError as exc:
+        print(f"rlvr-gym train: config error: {exc}", file=sys.stderr)
+        return 2
+    if args.print_config:
+        import yaml
+
+        from .config import to_dict
+
+        print(yaml.safe_dump(to_dict(config), sort_keys=False), end="")
+        return 0
+    from .trainers.train import run_training
+
+    source = args.config or f"built-in default ({DEFAULT_CONFIG_PATH.name})"
+    print(f"rlvr-gym train: config {source}" + (f" with {len(overrides)} override(s)" if overrides else ""), file=sys.stderr)
+    result = run_training(config)
+    summary = result.summary
+    before, after = summary.get("accuracy_before"), summary.get("accuracy_after")
+    if before is not None and after is not None:
+        print(
+            f"held-out accuracy ({summary['eval_size']} test prompts, greedy): "
+            f"{before:.3f} -> {after:.3f} ({after - before:+.3f})"
+        )
+    print(f"run: {result.run_dir}  checkpoint: {summary['checkpoint']}  ({summary['seconds']['total']:.0f} s)")
+    if not result.completed:
+        print(f"interrupted at step {summary['step']}: resume with `rlvr-gym train ... --resume` (same config)", file=sys.stderr)
+        return 130
+    return 0
+
+
+def cmd_plot(args: argparse.Namespace) -> int:
+    from .trainers.plot import plot_run
+
+    print(plot_run(args.run_dir, args.out))
     return 0
 
 
@@ -236,6 +287,7 @@ def build_parser() -> argparse.ArgumentParser:
     source.add_argument("--compare", nargs=2, metavar=("DIR_A", "DIR_B"), help="print two run directories side by side with B - A")
     evaluate.add_argument("--tasks", help="comma-separated benchmarks: gsm8k, math500, math, ifeval, or any registered task (0-shot)")
     evaluate.add_argument("--task-file", action="append", metavar="TASK=PATH", help="read TASK's evaluated split from this JSONL instead (same fields); repeatable")
+    evaluate.add_argument("--task-option", action="append", metavar="TASK.KEY=VALUE", help="set a field of TASK's item source, as a training run does (e.g. arithmetic.operators=+); repeatable")
     evaluate.add_argument("--limit", type=int, default=None, help="evaluate only the first N items of each task")
     evaluate.add_argument("--out", default=None, help="output directory (default: runs/eval-<timestamp>)")
     evaluate.add_argument("--backend", choices=["auto", "vllm", "hf"], default=None, help="rollout engine (default auto: vllm when installed, else hf)")
@@ -250,6 +302,28 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--workers", type=_positive_int, default=2, help="verifier worker processes (default 2; 0 = in-process)")
     evaluate.add_argument("--timeout", type=_positive_float, default=10.0, help="seconds per verification before it scores 0 as timeout")
     evaluate.set_defaults(func=cmd_eval)
+
+    train = sub.add_parser(
+        "train",
+        help="RLVR with PPO (no arguments: the embedded CPU default, tiny model + short SFT + PPO on arithmetic)",
+        description=(
+            "PPO with a KL-penalised verifiable reward (Tülu 3's RLVR). Config: one YAML file (--config) plus "
+            "--set key=value overrides; every value is checked before any model loads (exit 2 naming the key). "
+            "Writes RUN_DIR/{config.yaml, metrics.jsonl, tensorboard/, samples.jsonl, checkpoints/step-N/, summary.json}. "
+            "Ctrl-C finishes the current step, saves a checkpoint and exits with status 130; --resume continues it."
+        ),
+    )
+    train.add_argument("--config", default=None, help="YAML config (default: the built-in one, rlvr_gym/trainers/configs/default.yaml)")
+    train.add_argument("--set", action="append", metavar="KEY=VALUE", help="override one value, e.g. --set ppo.kl.init_kl_coef=0.1 (repeatable)")
+    train.add_argument("--run-dir", default=None, help="where the run's files go (same as --set run_dir=...; default runs/ppo-<time>)")
+    train.add_argument("--resume", nargs="?", const="latest", default=None, metavar="CHECKPOINT", help="continue from a checkpoint folder (no value: the newest in RUN_DIR)")
+    train.add_argument("--print-config", action="store_true", help="print the validated config as YAML and exit")
+    train.set_defaults(func=cmd_train)
+
+    plot = sub.add_parser("plot", help="render a training run's reward, KL, length and held-out accuracy curves to a PNG")
+    plot.add_argument("run_dir", help="a run folder written by `rlvr-gym train` (holding metrics.jsonl)")
+    plot.add_argument("--out", default=None, help="PNG path (default RUN_DIR/curves.png)")
+    plot.set_defaults(func=cmd_plot)
     return parser
 
 

@@ -1,0 +1,46 @@
+"""``rlvr-gym plot RUN_DIR``: reward, KL, response length and held-out accuracy curves in one PNG."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from .tracking import read_metrics
+
+__all__ = ["PANELS", "plot_run"]
+
+PANELS: tuple[tuple[str, str], ...] = (
+    ("rewards/mean", "reward (sequence score)"),
+    ("kl/ref", "KL(policy || ref) per sequence"),
+    ("response/length", "response length (tokens)"),
+    ("eval/accuracy", "held-out accuracy (greedy)"),
+)
+"""Metric and title of each panel, left to right, top to bottom."""
+
+
+def plot_run(run_dir: str | Path, out: str | Path | None = None) -> Path:
+    """Render `PANELS` from ``RUN_DIR/metrics.jsonl`` to ``out`` (default ``RUN_DIR/curves.png``); returns the path."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    run_dir = Path(run_dir)
+    records = read_metrics(run_dir)
+    if not records:
+        raise ValueError(f"{run_dir / 'metrics.jsonl'} holds no records yet")
+    out = Path(out) if out is not None else run_dir / "curves.png"
+    fig, axes = plt.subplots(2, 2, figsize=(10, 7), constrained_layout=True)
+    for ax, (name, title) in zip(axes.flat, PANELS):
+        points = [(r["step"], r[name]) for r in records if r.get(name) is not None]
+        if points:
+            steps, values = zip(*points)
+            ax.plot(steps, values, marker="o" if len(points) < 20 else None, markersize=3)
+        else:
+            ax.text(0.5, 0.5, "not logged", ha="center", va="center", transform=ax.transAxes)
+        ax.set_title(title)
+        ax.set_xlabel("step")
+        ax.grid(alpha=0.3)
+    fig.suptitle(str(run_dir))
+    fig.savefig(out, dpi=100)
+    plt.close(fig)
+    return out

@@ -1,0 +1,608 @@
+"""PPO for RLVR (Tülu 3's recipe): reward ``alpha`` for a verified response, minus ``beta * KL`` per token.
+
+One step of `PPOTrainer.train_step`, top to bottom:
+
+1. **rollout**: draw the step's prompts, sample one completion each from the rollout engine;
+2. **verify**: score the responses with the task's verifier in the long-lived `VerifierPool`;
+   a response that never emitted EOS is penalised (`MissingEOSPenalty`);
+3. **KL-penalised rewards**: forward passes of the policy (old logprobs), the reference and the
+   value model; per-token ``-kl_coef * KL`` plus the score on the last token;
+4. **advantages**: GAE over response tokens, whitened over the batch;
+5. **update**: ``ppo_epochs`` passes of shuffled mini-batches, gradient accumulation over
+   micro-batches, clipped policy loss and clipped value loss, each model its own AdamW;
+6. **sync**: push the policy's new weights into the running engine (``load_weights``, no
+   restart), EMA-update the reference if asked, move the adaptive KL coefficient;
+7. **log**: metrics to the progress bar, ``metrics.jsonl``, TensorBoard (and W&B).
+
+`PPOTrainer.train` repeats it, evaluates held-out accuracy when due, checkpoints every
+``checkpoint.save_every`` steps and on Ctrl-C, and resumes from a checkpoint exactly: on CPU with
+the same config a resumed run logs the same metrics as an uninterrupted one (``time/*`` aside).
+The maths lives in `rlvr_gym.trainers.ppo_math`; placement and optimizers behind `Strategy`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import json
+import shutil
+import signal
+import threading
+import time
+from collections import defaultdict
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+import torch
+from torch import Tensor
+
+from ..config import to_dict
+from ..envs import Item, TaskSpec, format_prompt, get_task, load_items
+from ..verifiers import Reason, Verifier, VerifierPool
+from .checkpoint import (
+    REF_DIR,
+    VALUE_DIR,
+    capture_rng_state,
+    checkpoint_dir,
+    load_trainer_state,
+    prune_checkpoints,
+    restore_rng_state,
+    save_trainer_state,
+)
+from .logprobs import SequenceBatch, collate_completions, forward_logprobs
+from .ppo_config import MissingEOSPenalty, RefUpdate, TrainConfig
+from .ppo_math import (
+    ema_update,
+    gae,
+    kl_penalty,
+    masked_mean,
+    masked_whiten,
+    next_kl_coef,
+    per_token_rewards,
+    ppo_policy_loss,
+    value_loss,
+)
+from .rollout import Completion, RolloutEngine, SamplingConfig, make_rollout_engine
+from .sampler import PromptSampler
+from .strategy import Strategy, Trainable, make_strategy
+from .tracking import MetricsLogger, ProgressBar, truncate_after
+from .value_model import ValueModel, dropout_free_config
+
+__all__ = ["PPOTrainer", "RolloutBatch", "held_out_items", "sequence_scores"]
+
+T = TypeVar("T")
+
+
+# --------------------------------------------------------------------------- the training batch
+
+
+@dataclass(frozen=True)
+class RolloutBatch:
+    """One step's training batch; every tensor ``# (B, T)``, right-padded, on the trainer's device."""
+
+    input_ids: Tensor
+    """Prompt, response, padding (int64)."""
+    attention_mask: Tensor
+    """1 on prompt and response tokens (int64)."""
+    response_mask: Tensor
+    """1.0 on response tokens: the tokens that are scored and trained on."""
+    old_logprobs: Tensor
+    """The policy's logprobs of the sampled tokens at rollout time (before this step's updates)."""
+    ref_logprobs: Tensor
+    """The reference policy's logprobs of the same tokens."""
+    values: Tensor
+    """The value model's estimates at rollout time (`ValueModel` alignment)."""
+    rewards: Tensor
+    """``-kl_coef * KL`` per token, plus the sequence score on the last response token."""
+    advantages: Tensor
+    """GAE advantages (whitened when configured)."""
+    returns: Tensor
+    """The value model's regression targets: raw advantages + values."""
+    engine_logprobs: Tensor
+    """The rollout engine's own logprobs of the sampled tokens (temperature 1): a check of the weight sync."""
+
+    def rows(self, index: Tensor) -> RolloutBatch:
+        """The rows ``index``, with trailing all-padding columns dropped."""
+        width = int(self.attention_mask[index].sum(dim=1).max())
+        return RolloutBatch(*(getattr(self, f.name)[index, :width] for f in dataclasses.fields(self)))
+
+    def sequences(self) -> SequenceBatch:
+        """The `SequenceBatch` view that `forward_logprobs` takes."""
+        return SequenceBatch(self.input_ids, self.attention_mask, self.response_mask, self.old_logprobs)
+
+
+# --------------------------------------------------------------------------- small pure helpers
+
+
+def sequence_scores(
+    verifier_scores: Sequence[float], finished: Sequence[bool], mode: MissingEOSPenalty, penalty: float
+) -> Tensor:
+    """Sequence rewards ``# (B,)``: the verifier's scores, with responses that never emitted EOS penalised."""
+    scores = torch.tensor(verifier_scores, dtype=torch.float32)  # (B,)
+    no_eos = ~torch.tensor(finished, dtype=torch.bool)  # (B,)
+    if mode is MissingEOSPenalty.REPLACE:
+        return torch.where(no_eos, torch.full_like(scores, -penalty), scores)
+    if mode is MissingEOSPenalty.SUBTRACT:
+        return scores - penalty * no_eos.float()
+    return scores
+
+
+def held_out_items(spec: TaskSpec, options: dict[str, object], size: int) -> list[Item]:
+    """The first ``size`` distinct prompts of the test split (procedural splits repeat problems)."""
+    if size == 0:
+        return []
+    items = load_items(spec, "test", options)
+    seen: dict[str, Item] = {}
+    for item in items:
+        seen.setdefault(item.prompt, item)
+        if len(seen) == size:
+            break
+    return list(seen.values())
+
+
+def _timed(fn: Callable[[], T]) -> tuple[T, float]:
+    start = time.perf_counter()
+    result = fn()
+    return result, time.perf_counter() - start
+
+
+@contextlib.contextmanager
+def _sigint_ignored() -> Iterator[None]:
+    """Ignore SIGINT inside the block (main thread only; elsewhere signals cannot be changed)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+class _EngineInterrupted(Exception):
+    """The rollout engine failed after Ctrl-C (vLLM's engine process gets the terminal's SIGINT too)."""
+
+
+# --------------------------------------------------------------------------- the trainer
+
+
+class PPOTrainer:
+    """Owns the models, the rollout engine, the verifier pool and the loggers of one PPO run.
+
+    ``policy_path`` is the run's starting checkpoint (it is also the frozen reference);
+    ``resume_from`` a checkpoint folder of this run to continue from. Use as a context manager,
+    or call `close`, to stop the engine and the verifier workers.
+    """
+
+    def __init__(self, config: TrainConfig, run_dir: Path, policy_path: Path, resume_from: Path | None = None):
+        self.config = config
+        self.run_dir = run_dir
+        self.policy_path = Path(policy_path)
+        self.stop_requested = False
+        state = load_trainer_state(resume_from) if resume_from is not None else None
+        self.step = state["step"] if state else 0
+        self.kl_coef = state["kl_coef"] if state else config.ppo.kl.init_kl_coef
+        self.initial_eval: dict[str, float] | None = state.get("initial_eval") if state else None
+        start = resume_from if resume_from is not None else self.policy_path
+
+        self.spec = get_task(config.task.name)
+        self.train_items = load_items(self.spec, "train", config.task.source_options())
+        self.eval_items = held_out_items(self.spec, config.task.source_options(), config.eval.size)
+        self.sampler = PromptSampler(len(self.train_items), config.ppo.rollout_batch_size, config.seed)
+        self.verifier: Verifier = self.spec.build_verifier(config.task.alpha)
+        # Started first, while this process has no other Python thread, so that its workers can be forked,
+        # and with SIGINT ignored, which they inherit: a terminal's Ctrl-C reaches the whole process group.
+        self.pool = VerifierPool(workers=config.verify.workers, timeout_s=config.verify.timeout_s)
+        with _sigint_ignored():
+            self.pool.verify(self.verifier, [("", self.train_items[0].ground_truth)] * config.verify.workers)
+
+        self.strategy: Strategy = make_strategy(config.strategy)
+        self.tokenizer = self._load_tokenizer(start)
+        total_updates = config.total_steps * config.ppo.updates_per_step
+        self.policy: Trainable = self.strategy.prepare(
+            self._load_causal_lm(start), config.optim.lr, config.optim, total_updates
+        )
+        self.value: Trainable = self.strategy.prepare(
+            self._load_value_model(resume_from), config.optim.value_lr, config.optim, total_updates
+        )
+        self.ref_model = self.strategy.prepare_frozen(self._load_ref_model(resume_from))
+        if state:
+            self.policy.load_state_dict(state["policy_optimizer"])
+            self.value.load_state_dict(state["value_optimizer"])
+            restore_rng_state(state["rng"])
+
+        self.engine: RolloutEngine = make_rollout_engine(start, config.rollout)
+        self.logger = MetricsLogger(
+            run_dir,
+            tensorboard=config.log.tensorboard,
+            wandb=config.log.wandb,
+            wandb_project=config.log.wandb_project,
+            start_step=self.step,
+            run_config=to_dict(config),
+        )
+        self.samples_path = run_dir / "samples.jsonl"
+        truncate_after(self.samples_path, self.step)
+
+    # -- loading -----------------------------------------------------------------------------
+
+    @staticmethod
+    def _load_tokenizer(path: Path) -> Any:
+        from transformers import AutoTokenizer
+
+        tokenizer = AutoTokenizer.from_pretrained(path)
+        if tokenizer.pad_token_id is None and tokenizer.eos_token_id is None:
+            raise ValueError(f"{path}: the tokenizer has neither a pad nor an EOS token")
+        return tokenizer
+
+    @staticmethod
+    def _load_causal_lm(path: Path) -> torch.nn.Module:
+        from transformers import AutoModelForCausalLM
+
+        return AutoModelForCausalLM.from_pretrained(path, config=dropout_free_config(path), dtype=torch.float32)
+
+    def _load_value_model(self, resume_from: Path | None) -> ValueModel:
+        if resume_from is not None:
+            return ValueModel.from_pretrained(resume_from / VALUE_DIR)
+        return ValueModel.from_pretrained(self.config.model.value_path or self.policy_path)
+
+    def _load_ref_model(self, resume_from: Path | None) -> torch.nn.Module:
+        if resume_from is not None and (resume_from / REF_DIR).is_dir():
+            return self._load_causal_lm(resume_from / REF_DIR)
+        return self._load_causal_lm(self.policy_path)
+
+    @property
+    def pad_token_id(self) -> int:
+        pad = self.tokenizer.pad_token_id
+        return int(pad if pad is not None else self.tokenizer.eos_token_id)
+
+    def prompt_text(self, item: Item) -> str:
+        """The text the policy sees for ``item`` (the configured prompt format)."""
+        return format_prompt(self.spec, item, self.config.task.prompt_format, self.tokenizer)[0]
+
+    # -- one step ----------------------------------------------------------------------------
+
+    def train_step(self) -> dict[str, float]:
+        """Steps 1-6 of the module docstring on the next batch; returns the step's metrics (step 7 is the caller's)."""
+        cfg = self.config
+        metrics: dict[str, float] = {}
+        step_started = time.perf_counter()
+
+        # 1. rollout
+        items = [self.train_items[i] for i in self.sampler.indices(self.step)]
+        completions, metrics["time/generation"] = _timed(lambda: self._generate(items))
+
+        # 2. verify
+        result, metrics["time/verification"] = _timed(
+            lambda: self.pool.verify(self.verifier, [(c.text, item.ground_truth) for c, item in zip(completions, items)])
+        )
+        scores = sequence_scores(
+            result.scores, [c.finished for c in completions], cfg.ppo.missing_eos, cfg.ppo.missing_eos_penalty
+        )  # (B,)
+
+        # 3. KL-penalised rewards (and 4. advantages)
+        batch, metrics["time/forward"] = _timed(lambda: self._make_batch(completions, scores))
+
+        # 5. update
+        update_stats, metrics["time/forward_backward"] = _timed(lambda: self._update(batch))
+
+        # 6. sync
+        metrics["time/weight_sync"] = self._sync()
+        self.step += 1
+
+        metrics.update(self._rollout_metrics(batch, scores, completions, result.counts))
+        if cfg.sampling.temperature == 1.0:  # the engine reports temperature-1 logprobs: comparable
+            gap = (batch.engine_logprobs - batch.old_logprobs) * batch.response_mask  # (B, T)
+            metrics["rollout/logprob_gap_max"] = float(gap.abs().max())
+        metrics.update(update_stats)
+        metrics["kl/coef"] = self.kl_coef
+        self._move_kl_coef(metrics["kl/ref"])
+        metrics["time/step"] = time.perf_counter() - step_started
+        self._write_samples(items, completions, scores)
+        return metrics
+
+    def _generate(self, items: Sequence[Item]) -> list[Completion]:
+        seed = self.config.sampling.seed
+        step_seed = None if seed is None else seed + self.step * self.config.ppo.rollout_batch_size
+        sampling = dataclasses.replace(self.config.sampling, seed=step_seed)
+        prompts = [self.prompt_text(item) for item in items]
+        return self._engine_call(lambda: self.engine.generate(prompts, sampling))
+
+    def _engine_call(self, fn: Callable[[], T]) -> T:
+        try:
+            return fn()
+        except Exception as exc:  # noqa: BLE001 - re-raised unless Ctrl-C already stopped the engine's processes
+            if self.stop_requested:
+                raise _EngineInterrupted(str(exc)) from exc
+            raise
+
+    @torch.no_grad()
+    def _forward_in_chunks(self, fn: Callable[[RolloutBatch], Tensor], batch: RolloutBatch) -> Tensor:
+        """``fn`` over micro-batches of ``batch``, re-assembled into ``# (B, T)``."""
+        B, T_full = batch.input_ids.shape
+        out = torch.zeros((B, T_full), dtype=torch.float32, device=batch.input_ids.device)  # (B, T)
+        size = self.config.ppo.micro_batch_size
+        for start in range(0, B, size):
+            index = torch.arange(start, min(start + size, B), device=batch.input_ids.device)
+            part = batch.rows(index)
+            with self.strategy.autocast():
+                values = fn(part).float()  # (b, t)
+            out[index, : values.shape[1]] = values
+        return out
+
+    def _make_batch(self, completions: Sequence[Completion], scores: Tensor) -> RolloutBatch:
+        cfg = self.config
+        device = self.strategy.device
+        seq = collate_completions(completions, self.pad_token_id)
+        mask = seq.response_mask.to(device)  # (B, T)
+        zeros = torch.zeros_like(mask)
+        batch = RolloutBatch(
+            input_ids=seq.input_ids.to(device),
+            attention_mask=seq.attention_mask.to(device),
+            response_mask=mask,
+            old_logprobs=zeros,
+            ref_logprobs=zeros,
+            values=zeros,
+            rewards=zeros,
+            advantages=zeros,
+            returns=zeros,
+            engine_logprobs=seq.old_logprobs.to(device),
+        )
+        temperature = cfg.sampling.temperature
+        old_logprobs = self._forward_in_chunks(
+            lambda b: forward_logprobs(self.policy.module, b.sequences(), temperature), batch
+        )  # (B, T)
+        ref_logprobs = self._forward_in_chunks(
+            lambda b: forward_logprobs(self.ref_model, b.sequences(), temperature), batch
+        )  # (B, T)
+        values = self._forward_in_chunks(lambda b: self.value.module(b.input_ids, b.attention_mask), batch) * mask  # (B, T)
+
+        kl = kl_penalty(old_logprobs, ref_logprobs, cfg.ppo.kl_estimator) * mask  # (B, T)
+        rewards = per_token_rewards(scores.to(device), kl, self.kl_coef, mask)  # (B, T)
+        # 4. advantages
+        advantages, returns = gae(rewards, values, mask, cfg.ppo.gamma, cfg.ppo.gae_lambda)  # (B, T) each
+        if cfg.ppo.whiten_advantages:
+            advantages = masked_whiten(advantages, mask)
+        return dataclasses.replace(
+            batch,
+            old_logprobs=old_logprobs,
+            ref_logprobs=ref_logprobs,
+            values=values,
+            rewards=rewards,
+            advantages=advantages,
+            returns=returns,
+        )
+
+    def _update(self, batch: RolloutBatch) -> dict[str, float]:
+        """PPO epochs over shuffled mini-batches; gradient accumulation over micro-batches."""
+        cfg = self.config.ppo
+        B = batch.input_ids.shape[0]
+        generator = torch.Generator().manual_seed(self.config.seed * 1_000_003 + self.step)
+        sums: dict[str, list[float]] = defaultdict(list)
+        for _ in range(cfg.ppo_epochs):
+            order = torch.randperm(B, generator=generator).to(batch.input_ids.device)  # (B,)
+            for mini_start in range(0, B, cfg.mini_batch_size):
+                mini = order[mini_start : mini_start + cfg.mini_batch_size]
+                mini_tokens = batch.response_mask[mini].sum().clamp(min=1.0)
+                for micro_start in range(0, len(mini), cfg.micro_batch_size):
+                    part = batch.rows(mini[micro_start : micro_start + cfg.micro_batch_size])
+                    weight = part.response_mask.sum() / mini_tokens  # token-mean over the mini-batch
+                    for name, value in self._backward_micro(part, weight).items():
+                        sums[name].append(value)
+                sums["grad_norm/policy"].append(self.policy.step())
+                sums["grad_norm/value"].append(self.value.step())
+        stats = {name: sum(values) / len(values) for name, values in sums.items()}
+        stats["lr/policy"] = self.policy.lr
+        stats["lr/value"] = self.value.lr
+        return stats
+
+    def _backward_micro(self, part: RolloutBatch, weight: Tensor) -> dict[str, float]:
+        cfg = self.config.ppo
+        with self.strategy.autocast():
+            logprobs = forward_logprobs(self.policy.module, part.sequences(), self.config.sampling.temperature)  # (b, t)
+            policy_loss, policy_stats = ppo_policy_loss(
+                logprobs, part.old_logprobs, part.advantages, part.response_mask, cfg.clip_coef
+            )
+            values = self.value.module(part.input_ids, part.attention_mask)  # (b, t)
+            vf_loss, vf_stats = value_loss(values, part.values, part.returns, part.response_mask, cfg.clip_coef_value)
+        self.policy.backward(policy_loss * weight)
+        self.value.backward(vf_loss * weight)
+        return {
+            "loss/policy": policy_loss.item(),
+            "loss/value": vf_loss.item(),
+            "policy/clipfrac": float(policy_stats.clipfrac),
+            "policy/approx_kl": float(policy_stats.approx_kl),
+            "policy/ratio": float(policy_stats.ratio_mean),
+            "value/clipfrac": float(vf_stats.vf_clipfrac),
+        }
+
+    def _sync(self) -> float:
+        """Push the policy into the engine; EMA the reference. Returns the push's seconds."""
+        started = time.perf_counter()
+        if not self.stop_requested:
+            try:
+                weights = self.strategy.full_named_parameters(self.policy.module)
+                self._engine_call(lambda: self.engine.load_weights(weights))
+            except _EngineInterrupted:
+                pass  # the engine is gone and no longer needed: the checkpoint holds the new weights
+        seconds = time.perf_counter() - started
+        if self.config.ppo.ref_update is RefUpdate.EMA:
+            ema_update(
+                self.strategy.unwrap(self.ref_model).parameters(),
+                self.strategy.unwrap(self.policy.module).parameters(),
+                self.config.ppo.ref_ema_decay,
+            )
+        return seconds
+
+    def _move_kl_coef(self, sequence_kl: float) -> None:
+        self.kl_coef = next_kl_coef(self.config.ppo.kl, self.kl_coef, sequence_kl, self.config.ppo.rollout_batch_size)
+
+    @staticmethod
+    def _rollout_metrics(
+        batch: RolloutBatch, scores: Tensor, completions: Sequence[Completion], counts: dict[str, int]
+    ) -> dict[str, float]:
+        mask = batch.response_mask
+        kl = (batch.old_logprobs - batch.ref_logprobs) * mask  # (B, T) k1, whatever the reward's estimator
+        lengths = mask.sum(dim=1)  # (B,)
+        n = len(completions)
+        metrics = {
+            "rewards/mean": float(scores.mean()),
+            "rewards/accuracy": counts.get(Reason.CORRECT.value, 0) / n,
+            "rewards/kl_penalized": float(batch.rewards.sum(dim=1).mean()),
+            "kl/ref": float(kl.sum(dim=1).mean()),
+            "kl/ref_per_token": float(masked_mean(kl, mask)),
+            "response/length": float(lengths.mean()),
+            "response/length_max": float(lengths.max()),
+            "response/eos_rate": sum(c.finished for c in completions) / n,
+            "value/mean": float(masked_mean(batch.values, mask)),
+            "advantages/std_raw": float(masked_mean((batch.returns - batch.values).square(), mask).sqrt()),
+        }
+        for reason, count in sorted(counts.items()):
+            metrics[f"verifier/{reason}"] = count / n
+        return metrics
+
+    def _write_samples(self, items: Sequence[Item], completions: Sequence[Completion], scores: Tensor) -> None:
+        if not self.config.log.samples:
+            return
+        with self.samples_path.open("a", encoding="utf-8") as stream:
+            for item, completion, score in list(zip(items, completions, scores.tolist()))[: self.config.log.samples]:
+                record = {"step": self.step, "prompt": item.prompt, "response": completion.text, "score": score}
+                stream.write(json.dumps(record, ensure_ascii=False) + "\n")
+
+    # -- evaluation --------------------------------------------------------------------------
+
+    def evaluate(self) -> dict[str, float]:
+        """Held-out accuracy: greedy responses of the engine's (current) policy to the test prompts."""
+        if not self.eval_items:
+            return {}
+        max_new_tokens = self.config.eval.max_new_tokens or self.config.sampling.max_new_tokens
+        greedy = SamplingConfig(max_new_tokens=max_new_tokens, temperature=0.0, seed=0)
+        prompts = [self.prompt_text(item) for item in self.eval_items]
+        started = time.perf_counter()
+        completions = self._engine_call(lambda: self.engine.generate(prompts, greedy))
+        result = self.pool.verify(self.verifier, [(c.text, item.ground_truth) for c, item in zip(completions, self.eval_items)])
+        n = len(completions)
+        return {
+            "eval/accuracy": result.accuracy,
+            "eval/response_length": sum(len(c.token_ids) for c in completions) / n,
+            "eval/eos_rate": sum(c.finished for c in completions) / n,
+            "time/eval": time.perf_counter() - started,
+        }
+
+    # -- the loop ----------------------------------------------------------------------------
+
+    def train(self, stop_after: int | None = None) -> bool:
+        """Run steps until ``total_steps`` (or ``stop_after`` more steps, or Ctrl-C); checkpoint at the end.
+
+        Returns True when ``total_steps`` was reached. The first SIGINT finishes (or abandons,
+        if the engine died with it) the current step, saves a checkpoint and returns; a second one
+        raises `KeyboardInterrupt` at once.
+        """
+        cfg = self.config
+        bar = ProgressBar(cfg.log.progress_bar, cfg.total_steps, self.step)
+        previous_handler = self._install_sigint_handler(bar)
+        saved_step = -1
+        steps_run = 0
+        try:
+            if self.step == 0 and self.initial_eval is None:
+                self.initial_eval = self._try_evaluate()
+                if self.initial_eval:
+                    self.logger.log(0, self.initial_eval)
+                    bar.write(f"held-out accuracy before RL: {self.initial_eval['eval/accuracy']:.3f}")
+            while self.step < cfg.total_steps and not self.stop_requested:
+                try:
+                    metrics = self.train_step()
+                except _EngineInterrupted:
+                    break  # step abandoned before it changed anything: the checkpoint is the previous step
+                if self._eval_due():
+                    metrics.update(self._try_evaluate())
+                self.logger.log(self.step, metrics)  # 7. log
+                bar.update(metrics)
+                steps_run += 1
+                if cfg.checkpoint.save_every and self.step % cfg.checkpoint.save_every == 0:
+                    self.save()
+                    saved_step = self.step
+                if stop_after is not None and steps_run >= stop_after:
+                    break
+            if saved_step != self.step:
+                self.save()
+        finally:
+            bar.close()
+            if previous_handler is not None:
+                signal.signal(signal.SIGINT, previous_handler)
+        return self.step >= cfg.total_steps
+
+    def _eval_due(self) -> bool:
+        every = self.config.eval.every
+        return self.step == self.config.total_steps or bool(every and self.step % every == 0)
+
+    def _try_evaluate(self) -> dict[str, float]:
+        if self.stop_requested:
+            return {}
+        try:
+            return self.evaluate()
+        except _EngineInterrupted:
+            return {}
+
+    def _install_sigint_handler(self, bar: ProgressBar) -> Any:
+        if threading.current_thread() is not threading.main_thread():
+            return None
+
+        def handler(signum: int, frame: Any) -> None:
+            if self.stop_requested:
+                raise KeyboardInterrupt
+            self.stop_requested = True
+            bar.write(f"Ctrl-C: finishing step {self.step + 1}, then saving a checkpoint (Ctrl-C again to abort)")
+
+        return signal.signal(signal.SIGINT, handler)
+
+    # -- checkpoints -------------------------------------------------------------------------
+
+    def save(self) -> Path:
+        """Write ``RUN_DIR/checkpoints/step-N`` (see `rlvr_gym.trainers.checkpoint`)."""
+        final = checkpoint_dir(self.run_dir, self.step)
+        tmp = final.with_name(final.name + ".tmp")
+        if tmp.exists():
+            shutil.rmtree(tmp)
+        tmp.mkdir(parents=True)
+        self.strategy.save_pretrained(self.policy.module, tmp)
+        self.tokenizer.save_pretrained(tmp)
+        self.strategy.save_pretrained(self.value.module, tmp / VALUE_DIR)
+        if self.config.ppo.ref_update is RefUpdate.EMA:
+            self.strategy.save_pretrained(self.ref_model, tmp / REF_DIR)
+        position = self.sampler.position(self.step)
+        save_trainer_state(
+            tmp,
+            {
+                "step": self.step,
+                "kl_coef": self.kl_coef,
+                "sampler": dataclasses.asdict(position),
+                "policy_start": str(self.policy_path),
+                "ref": "ema" if self.config.ppo.ref_update is RefUpdate.EMA else str(self.policy_path),
+                "initial_eval": self.initial_eval,
+                "config": to_dict(self.config),
+                "policy_optimizer": self.policy.state_dict(),
+                "value_optimizer": self.value.state_dict(),
+                "rng": capture_rng_state(),
+            },
+        )
+        if final.exists():
+            shutil.rmtree(final)
+        tmp.rename(final)
+        prune_checkpoints(self.run_dir, self.config.checkpoint.keep_last)
+        return final
+
+    # -- lifecycle ---------------------------------------------------------------------------
+
+    def close(self) -> None:
+        """Stop the rollout engine and the verifier workers; close the loggers."""
+        self.logger.close()
+        self.pool.close()
+        self.engine.close()
+
+    def __enter__(self) -> PPOTrainer:
+        return self
+
+    def __exit__(self, *exc_info: Any) -> None:
+        self.close()

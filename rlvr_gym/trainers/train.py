@@ -1,0 +1,123 @@
+"""``rlvr-gym train``: the whole run, from a config to ``RUN_DIR/summary.json``.
+
+1. validate the config (done by `load_train_config` before this runs), make ``RUN_DIR``;
+2. the starting policy: ``model.path``, or the embedded default (tiny model + short SFT, written
+   to ``RUN_DIR/sft`` once and reused on resume);
+3. PPO (`PPOTrainer`), with the held-out accuracy before the first step and after the last;
+4. ``summary.json``: accuracy before and after, wall time, where the final checkpoint is.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import random
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import yaml
+
+from ..config import to_dict
+from ..envs import get_task, load_items
+from .checkpoint import latest_checkpoint, load_trainer_state, resolve_resume
+from .ppo import PPOTrainer
+from .ppo_config import TrainConfig
+from .sft import build_sft_checkpoint
+
+__all__ = ["RunResult", "default_run_dir", "run_training", "seed_everything"]
+
+
+@dataclass(frozen=True)
+class RunResult:
+    """What `run_training` did."""
+
+    run_dir: Path
+    """The run's folder."""
+    completed: bool
+    """True when ``total_steps`` were reached; False after Ctrl-C or ``stop_after``."""
+    summary: dict[str, Any]
+    """The contents of ``summary.json``."""
+
+
+def default_run_dir() -> Path:
+    """``runs/ppo-<date>-<time>`` under the working directory."""
+    return Path("runs") / time.strftime("ppo-%Y%m%d-%H%M%S")
+
+
+def seed_everything(seed: int) -> None:
+    """Seed python, numpy and torch."""
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def _starting_policy(config: TrainConfig, run_dir: Path, resume_from: Path | None, log: Any) -> Path:
+    if resume_from is not None:
+        start = Path(load_trainer_state(resume_from)["policy_start"])
+        if not (start / "config.json").is_file():
+            raise FileNotFoundError(f"resume: the run's starting checkpoint {start} is gone (the frozen reference needs it)")
+        return start
+    if config.model.path is not None:
+        return Path(config.model.path)
+    sft_dir = run_dir / "sft"
+    if (sft_dir / "config.json").is_file():
+        log(f"reusing the SFT checkpoint {sft_dir}")
+        return sft_dir
+    spec = get_task(config.task.name)
+    items = load_items(spec, "train", config.task.source_options())
+    log(f"building the tiny model and running {config.sft.steps} SFT steps on {spec.name} -> {sft_dir}")
+    return build_sft_checkpoint(sft_dir, spec, items, config.task, config.sft, config.seed, log=log)
+
+
+def run_training(config: TrainConfig, stop_after: int | None = None, log: Any = functools.partial(print, flush=True)) -> RunResult:
+    """Run ``config`` end to end (see the module docstring); ``stop_after`` caps this call's PPO steps."""
+    started = time.perf_counter()
+    if config.num_threads is not None:
+        torch.set_num_threads(config.num_threads)
+    run_dir = Path(config.run_dir) if config.run_dir is not None else default_run_dir()
+    run_dir.mkdir(parents=True, exist_ok=True)
+    resume_from = resolve_resume(config.checkpoint.resume, run_dir)
+    (run_dir / "config.yaml").write_text(yaml.safe_dump(to_dict(config), sort_keys=False))
+    seed_everything(config.seed)
+
+    sft_started = time.perf_counter()
+    policy_path = _starting_policy(config, run_dir, resume_from, log)
+    sft_seconds = time.perf_counter() - sft_started
+    if resume_from is not None:
+        log(f"resuming from {resume_from}")
+
+    with PPOTrainer(config, run_dir, policy_path, resume_from) as trainer:
+        completed = trainer.train(stop_after=stop_after)
+        final_eval = _final_eval(run_dir, trainer.step) if completed else {}
+        summary = {
+            "run_dir": str(run_dir),
+            "completed": completed,
+            "interrupted": trainer.stop_requested,
+            "step": trainer.step,
+            "total_steps": config.total_steps,
+            "task": config.task.name,
+            "eval_size": len(trainer.eval_items),
+            "accuracy_before": (trainer.initial_eval or {}).get("eval/accuracy"),
+            "accuracy_after": final_eval.get("eval/accuracy"),
+            "checkpoint": str(latest_checkpoint(run_dir)),
+            "policy_start": str(policy_path),
+            "seconds": {"total": time.perf_counter() - started, "sft": sft_seconds},
+        }
+    if summary["accuracy_before"] is not None and summary["accuracy_after"] is not None:
+        summary["accuracy_gain"] = summary["accuracy_after"] - summary["accuracy_before"]
+    (run_dir / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+    return RunResult(run_dir=run_dir, completed=completed, summary=summary)
+
+
+def _final_eval(run_dir: Path, step: int) -> dict[str, float]:
+    """The held-out metrics logged at ``step`` (the trainer evaluates after the last step)."""
+    from .tracking import read_metrics
+
+    for record in reversed(read_metrics(run_dir)):
+        if record["step"] == step and "eval/accuracy" in record:
+            return record
+    return {}

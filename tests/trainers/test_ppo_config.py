@@ -1,0 +1,99 @@
+"""The trainer's config: the embedded default, its YAML twin, and errors that name the key (no model loaded)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+
+import pytest
+
+from rlvr_gym.config import ConfigError, load_config
+from rlvr_gym.trainers.ppo_config import DEFAULT_CONFIG_PATH, TrainConfig, default_yaml, field_docs, load_train_config
+
+
+def test_default_yaml_is_the_embedded_default():
+    assert DEFAULT_CONFIG_PATH.read_text() == default_yaml(), "regenerate configs/default.yaml with default_yaml()"
+    assert load_config(TrainConfig, DEFAULT_CONFIG_PATH) == TrainConfig()
+
+
+def test_every_field_has_a_docstring():
+    import dataclasses
+
+    def walk(cls: type) -> None:
+        docs = field_docs(cls)
+        for f in dataclasses.fields(cls):
+            assert docs.get(f.name), f"{cls.__name__}.{f.name} has no docstring"
+            default = getattr(cls(), f.name)
+            if dataclasses.is_dataclass(default):
+                walk(type(default))
+
+    walk(TrainConfig)
+
+
+def test_yaml_and_overrides(tmp_path):
+    path = tmp_path / "run.yaml"
+    path.write_text("total_steps: 7\nppo:\n  clip_coef: 0.1\n  kl:\n    kind: adaptive\n")
+    config = load_train_config(path, ["ppo.kl_estimator=k3", "ppo.ref_update=ema", "optim.scheduler=linear"])
+    assert config.total_steps == 7 and config.ppo.clip_coef == 0.1
+    assert config.ppo.kl.kind.value == "adaptive" and config.ppo.kl_estimator.value == "k3"
+    assert config.ppo.ref_update.value == "ema" and config.optim.scheduler.value == "linear"
+
+
+@pytest.mark.parametrize(
+    "override, key",
+    [
+        ("ppo.clip_coef=-1", "ppo.clip_coef"),
+        ("ppo.mini_batch_size=48", "ppo.mini_batch_size"),
+        ("ppo.micro_batch_size=5", "ppo.micro_batch_size"),
+        ("ppo.gae_lambda=1.5", "ppo.gae_lambda"),
+        ("ppo.kl_estimator=k9", "ppo.kl_estimator"),
+        ("ppo.kl.kind=pid", "ppo.kl.kind"),
+        ("ppo.kl.init_kl_coef=-0.1", "ppo.kl"),
+        ("ppo.missing_eos=drop", "ppo.missing_eos"),
+        ("ppo.ref_ema_decay=2", "ppo.ref_ema_decay"),
+        ("optim.lr=0", "optim"),
+        ("optim.scheduler=cosine", "optim.scheduler"),
+        ("sampling.temperature=0", "sampling.temperature"),
+        ("strategy.dtype=float8", "strategy.dtype"),
+        ("strategy.distributed=zero4", "strategy.distributed"),
+        ("rollout.engine=tgi", "rollout.engine"),
+        ("task.name=nope", "task.name"),
+        ("task.digits=12", "task.digits"),
+        ("sft.target_accuracy=0", "sft.target_accuracy"),
+        ("eval.size=-1", "eval.size"),
+        ("total_steps=0", "total_steps"),
+        ("model.path=/no/such/model", "model.path"),
+        ("ppo.no_such_key=1", "ppo.no_such_key"),
+    ],
+)
+def test_invalid_values_name_their_key(override, key):
+    with pytest.raises(ConfigError, match=key.replace(".", r"\.")):
+        load_train_config(None, [override])
+
+
+def test_cli_rejects_a_bad_value_fast_before_any_model(tmp_path):
+    run_dir = tmp_path / "run"
+    started = time.perf_counter()
+    proc = subprocess.run(
+        [sys.executable, "-m", "rlvr_gym.cli", "train", "--run-dir", str(run_dir), "--set", "ppo.clip_coef=-1"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    elapsed = time.perf_counter() - started
+    assert proc.returncode == 2, proc.stderr
+    assert "ppo.clip_coef" in proc.stderr and "must be > 0" in proc.stderr
+    assert not run_dir.exists(), "nothing may be written before the config is valid"
+    assert elapsed < 20, f"config errors must come before any model loads (took {elapsed:.1f} s)"
+
+
+def test_cli_print_config():
+    proc = subprocess.run(
+        [sys.executable, "-m", "rlvr_gym.cli", "train", "--set", "ppo.kl.kind=adaptive", "--print-config"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "kind: adaptive" in proc.stdout and "clip_coef: 0.2" in proc.stdout
