@@ -214,7 +214,11 @@ def cmd_train(args: argparse.Namespace) -> int:
 
     source = args.config or f"built-in default ({DEFAULT_CONFIG_PATH.name})"
     print(f"rlvr-gym train: config {source}" + (f" with {len(overrides)} override(s)" if overrides else ""), file=sys.stderr)
-    result = run_training(config)
+    try:
+        result = run_training(config)
+    except KeyboardInterrupt:  # Ctrl-C before PPO started (SFT, loading) or a second Ctrl-C during it
+        print("rlvr-gym train: interrupted before a checkpoint could be written", file=sys.stderr)
+        return 130
     summary = result.summary
     before, after = summary.get("accuracy_before"), summary.get("accuracy_after")
     if before is not None and after is not None:

@@ -1,8 +1,6 @@
 """Helper of ``scripts/gpu_check.sh`` (see its header); every subcommand exits non-zero on failure.
 
     python scripts/gpu_check.py preflight [--strategy none|zero2|zero3]  # versions, CUDA, bf16, imports
-    python scripts/gpu_check.py cli-args KEY=VALUE...    # argv for `python -m rlvr_gym.cli` (exit 3: no `train` there)
-    python scripts/gpu_check.py run KEY=VALUE...         # fallback: load_train_config + run_training in-process
     python scripts/gpu_check.py verify RUN_DIR KEY=VALUE...  # the run's config.yaml holds every override
     python scripts/gpu_check.py summary RUN_DIR          # summary.json and metrics.jsonl, in numbers
 """
@@ -21,9 +19,6 @@ from pathlib import Path
 REPO_ROOT = Path(__file__).resolve().parent.parent
 if str(REPO_ROOT) not in sys.path:
     sys.path.insert(0, str(REPO_ROOT))
-
-NO_TRAIN_COMMAND = 3
-
 
 def _version(name: str) -> str:
     if importlib.util.find_spec(name) is None:
@@ -69,41 +64,6 @@ def preflight(strategy: str) -> int:
         return 1
     print("preflight ok")
     return 0
-
-
-def cli_args(overrides: list[str]) -> int:
-    """Print one argv word per line for ``python -m rlvr_gym.cli``, in the shape its ``train --set`` takes."""
-    from rlvr_gym import cli
-
-    parser = cli.build_parser()
-    sub = next((a for a in parser._actions if isinstance(a, argparse._SubParsersAction)), None)  # noqa: SLF001
-    train = sub.choices.get("train") if sub is not None else None
-    if train is None:
-        print("rlvr_gym.cli has no `train` subcommand", file=sys.stderr)
-        return NO_TRAIN_COMMAND
-    action = next((a for a in train._actions if "--set" in a.option_strings), None)  # noqa: SLF001
-    if action is None:
-        print("`rlvr_gym.cli train` has no --set option", file=sys.stderr)
-        return NO_TRAIN_COMMAND
-    words = ["train"]
-    if isinstance(action, (argparse._AppendAction, argparse._ExtendAction)):  # noqa: SLF001
-        for override in overrides:
-            words += ["--set", override]
-    elif action.nargs in ("+", "*", argparse.REMAINDER):
-        words += ["--set", *overrides]
-    else:
-        print(f"`train --set` takes one value (nargs={action.nargs!r}, {type(action).__name__}): cannot pass several", file=sys.stderr)
-        return 1
-    print("\n".join(words))
-    return 0
-
-
-def run(overrides: list[str]) -> int:
-    from rlvr_gym.trainers.ppo_config import load_train_config
-    from rlvr_gym.trainers.train import run_training
-
-    result = run_training(load_train_config(None, overrides))
-    return 0 if result.completed else 1
 
 
 def verify(run_dir: Path, overrides: list[str]) -> int:
@@ -166,8 +126,6 @@ def main(argv: list[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("preflight")
     p.add_argument("--strategy", default="none")
-    sub.add_parser("cli-args").add_argument("overrides", nargs="*")
-    sub.add_parser("run").add_argument("overrides", nargs="*")
     p = sub.add_parser("verify")
     p.add_argument("run_dir", type=Path)
     p.add_argument("overrides", nargs="*")
@@ -175,10 +133,6 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.command == "preflight":
         return preflight(args.strategy)
-    if args.command == "cli-args":
-        return cli_args(args.overrides)
-    if args.command == "run":
-        return run(args.overrides)
     if args.command == "verify":
         return verify(args.run_dir, args.overrides)
     return summary(args.run_dir)

@@ -8,10 +8,9 @@
 #   STRATEGY=zero3 NGPU=1 bash scripts/gpu_check.sh  # ZeRO-3 in one process (a world of one)
 #
 # Steps: print nvidia-smi and versions (and fail if CUDA, bf16 or a needed package is missing);
-# run `python -m rlvr_gym.cli train --set ...` (or, while the CLI has no `train` subcommand,
-# `scripts/gpu_check.py run`, which calls rlvr_gym.trainers.train.run_training with the same
-# overrides) under `timeout 470` (SIGINT first: the trainer finishes its step and checkpoints);
-# check that the run's config.yaml took every override; print summary.json and the metrics.
+# run `python -m rlvr_gym.cli train --set ...` (under `deepspeed --num_gpus NGPU` when NGPU > 1)
+# under `timeout 470` (SIGINT first: the trainer finishes its step and checkpoints); check that
+# the run's config.yaml took every override; print summary.json and the metrics.
 # Exits non-zero if anything fails, the run times out, or a metric is NaN/inf.
 #
 # Environment (all optional):
@@ -24,6 +23,7 @@
 #   STRATEGY    none | zero2 | zero3 (default none)
 #   NGPU        processes/GPUs for zero2/zero3 (default 1; >1 launches `deepspeed --num_gpus NGPU`)
 #   TIME_LIMIT  seconds for the training command (default 470)
+#   EXTRA_SET   more KEY=VALUE overrides, space-separated (e.g. "ppo.ref_update=ema ppo.ref_ema_decay=0.9")
 #   PYTHON      interpreter (default python3, else python)
 #
 # Config keys set (rlvr_gym/trainers/ppo_config.py, strategy.py, rollout.py): run_dir, total_steps, sft.steps,
@@ -32,9 +32,9 @@
 # log.{progress_bar,tensorboard}.
 #
 # zero2/zero3 need deepspeed (pip install deepspeed==0.19.8). NGPU=1 runs the loop as a DeepSpeed
-# world of one (checked on CPU: PPO steps, checkpoint and resume; zero3 not with ppo.ref_update=ema).
-# NGPU>1 runs the loop on every rank: it needs a rank-aware loop (prompt sharding, rank-0 files,
-# per-rank optimizer state); until the loop is, use NGPU=1.
+# world of one; NGPU>1 runs one process per GPU, each on its share of every batch (tested on CPU
+# with 2 processes: the same weights as one process, Ctrl-C on one rank stops all, resume).
+# ppo.rollout_batch_size and ppo.mini_batch_size must be multiples of NGPU.
 set -euo pipefail
 
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -74,6 +74,8 @@ OVERRIDES=(
   "log.progress_bar=false"
   "log.tensorboard=false"
 )
+read -r -a EXTRA <<<"${EXTRA_SET:-}"
+OVERRIDES+=("${EXTRA[@]}")
 if [[ "$ENGINE" == hf ]]; then
   # max_batch_size: the default run's 512 (overriding one rollout.hf key resets the others to HFEngineConfig's defaults)
   OVERRIDES+=("rollout.hf.device=cuda" "rollout.hf.dtype=bfloat16" "rollout.hf.max_batch_size=512")
@@ -81,28 +83,12 @@ else
   OVERRIDES+=("rollout.vllm.gpu_memory_utilization=0.3")
 fi
 
-# The training command: the CLI when it has `train --set`, else the in-process fallback.
-set +e
-CLI_WORDS=$("$PY" scripts/gpu_check.py cli-args "${OVERRIDES[@]}")
-rc=$?
-set -e
-if [[ $rc -eq 0 ]]; then
-  mapfile -t CLI <<<"$CLI_WORDS"
-  if [[ "$NGPU" -gt 1 ]]; then
-    CMD=(deepspeed --num_gpus "$NGPU" --no_local_rank --module rlvr_gym.cli "${CLI[@]}")
-  else
-    CMD=("$PY" -m rlvr_gym.cli "${CLI[@]}")
-  fi
-elif [[ $rc -eq 3 ]]; then
-  echo "(rlvr_gym.cli has no 'train --set' yet: running scripts/gpu_check.py run with the same overrides)"
-  if [[ "$NGPU" -gt 1 ]]; then
-    CMD=(deepspeed --num_gpus "$NGPU" --no_local_rank scripts/gpu_check.py run "${OVERRIDES[@]}")
-  else
-    CMD=("$PY" scripts/gpu_check.py run "${OVERRIDES[@]}")
-  fi
+CLI=(train)
+for override in "${OVERRIDES[@]}"; do CLI+=(--set "$override"); done
+if [[ "$NGPU" -gt 1 ]]; then
+  CMD=(deepspeed --num_gpus "$NGPU" --no_local_rank --module rlvr_gym.cli "${CLI[@]}")
 else
-  echo "FAIL: could not build the train command line" >&2
-  exit 1
+  CMD=("$PY" -m rlvr_gym.cli "${CLI[@]}")
 fi
 if [[ "$STRATEGY" == none && "$NGPU" -gt 1 ]]; then
   echo "FAIL: NGPU=$NGPU needs STRATEGY=zero2 or zero3" >&2

@@ -37,6 +37,7 @@ __all__ = [
     "resolve_resume",
     "restore_rng_state",
     "save_trainer_state",
+    "trainer_state_file",
 ]
 
 TRAINER_STATE_FILE = "trainer_state.pt"
@@ -118,16 +119,25 @@ def _json_ready(value: Any) -> Any:
     return repr(value)
 
 
-def save_trainer_state(path: Path, state: dict[str, Any]) -> None:
-    """Write ``trainer_state.pt`` (everything) and ``trainer_state.json`` (the scalars) into ``path``."""
-    torch.save(state, path / TRAINER_STATE_FILE)
-    summary = {k: v for k, v in state.items() if k not in ("policy_optimizer", "value_optimizer", "rng")}
-    (path / "trainer_state.json").write_text(json.dumps(_json_ready(summary), indent=2) + "\n")
+def trainer_state_file(rank: int = 0) -> str:
+    """The trainer-state file of process ``rank``: ``trainer_state.pt`` (rank 0), ``trainer_state.rank{r}.pt``."""
+    return TRAINER_STATE_FILE if rank == 0 else f"trainer_state.rank{rank}.pt"
 
 
-def load_trainer_state(path: Path) -> dict[str, Any]:
-    """Read ``trainer_state.pt`` from a checkpoint folder (written by `save_trainer_state`)."""
-    file = path / TRAINER_STATE_FILE
+def save_trainer_state(path: Path, state: dict[str, Any], rank: int = 0) -> None:
+    """Write process ``rank``'s ``trainer_state*.pt`` (everything) into ``path``; rank 0 also writes
+    ``trainer_state.json`` (the scalars). Each process of a multi-process run saves its own (its
+    optimizer partition and RNG state)."""
+    torch.save(state, path / trainer_state_file(rank))
+    if rank == 0:
+        summary = {k: v for k, v in state.items() if k not in ("policy_optimizer", "value_optimizer", "rng")}
+        (path / "trainer_state.json").write_text(json.dumps(_json_ready(summary), indent=2) + "\n")
+
+
+def load_trainer_state(path: Path, rank: int = 0) -> dict[str, Any]:
+    """Read process ``rank``'s trainer state from a checkpoint folder (written by `save_trainer_state`)."""
+    file = path / trainer_state_file(rank)
     if not file.is_file():
-        raise FileNotFoundError(f"{path}: no {TRAINER_STATE_FILE}")
+        hint = " (was it saved by a run with fewer processes?)" if rank else ""
+        raise FileNotFoundError(f"{path}: no {file.name}{hint}")
     return torch.load(file, map_location="cpu", weights_only=False)

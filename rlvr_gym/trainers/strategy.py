@@ -28,6 +28,8 @@ from typing import Any, Iterator, Protocol
 import torch
 from torch import Tensor
 
+from .ppo_math import ema_update
+
 __all__ = [
     "DType",
     "Distributed",
@@ -82,7 +84,7 @@ class Distributed(str, enum.Enum):
 class OptimizerConfig:
     """AdamW and its learning-rate schedule, for the policy and the value model alike (each has its own optimizer)."""
 
-    lr: float = 3e-5
+    lr: float = 6e-5
     """Policy learning rate."""
     value_lr: float = 1e-3
     """Value-model learning rate."""
@@ -200,6 +202,16 @@ class Strategy(Protocol):
         """Whether this process writes files (rank 0)."""
         ...
 
+    @property
+    def rank(self) -> int:
+        """This process's index among ``world_size``."""
+        ...
+
+    @property
+    def world_size(self) -> int:
+        """Processes training together, each on its own share of every batch."""
+        ...
+
     def prepare(self, module: torch.nn.Module, lr: float, optim: OptimizerConfig, total_updates: int) -> Trainable:
         """Wrap a model to train with AdamW at ``lr`` and ``optim``'s schedule over ``total_updates`` updates."""
         ...
@@ -226,6 +238,18 @@ class Strategy(Protocol):
 
     def barrier(self) -> None:
         """Wait for every process (nothing to wait for with one)."""
+        ...
+
+    def all_reduce_sum(self, tensor: Tensor) -> Tensor:
+        """``tensor`` summed over every process (collective); ``tensor`` itself is left as it was."""
+        ...
+
+    def gather_objects(self, obj: Any) -> list[Any]:
+        """Every process's ``obj`` (picklable), in rank order (collective)."""
+        ...
+
+    def ema_update(self, target: torch.nn.Module, source: torch.nn.Module, decay: float) -> None:
+        """``target = decay * target + (1 - decay) * source``, parameter by parameter (collective)."""
         ...
 
 
@@ -280,6 +304,14 @@ class SingleDevice:
     def is_main(self) -> bool:
         return True
 
+    @property
+    def rank(self) -> int:
+        return 0
+
+    @property
+    def world_size(self) -> int:
+        return 1
+
     def prepare(self, module: torch.nn.Module, lr: float, optim: OptimizerConfig, total_updates: int) -> Trainable:
         module.to(device=self._device, dtype=torch.float32)
         if self.config.gradient_checkpointing:
@@ -311,6 +343,15 @@ class SingleDevice:
 
     def barrier(self) -> None:
         """One process: nothing to wait for."""
+
+    def all_reduce_sum(self, tensor: Tensor) -> Tensor:
+        return tensor.clone()
+
+    def gather_objects(self, obj: Any) -> list[Any]:
+        return [obj]
+
+    def ema_update(self, target: torch.nn.Module, source: torch.nn.Module, decay: float) -> None:
+        ema_update(target.parameters(), source.parameters(), decay)
 
 
 def _enable_gradient_checkpointing(module: torch.nn.Module) -> None:

@@ -1,8 +1,10 @@
 """``rlvr-gym train``: the whole run, from a config to ``RUN_DIR/summary.json``.
 
-1. validate the config (done by `load_train_config` before this runs), make ``RUN_DIR``;
+1. validate the config (done by `load_train_config` before this runs), make ``RUN_DIR``, set up
+   the strategy (with ``strategy.distributed: zero2|zero3`` under a launcher, one process per
+   device: every process runs this function; the main one writes the files);
 2. the starting policy: ``model.path``, or the embedded default (tiny model + short SFT, written
-   to ``RUN_DIR/sft`` once and reused on resume);
+   to ``RUN_DIR/sft`` once by the main process and reused on resume);
 3. PPO (`PPOTrainer`), with the held-out accuracy before the first step and after the last;
 4. ``summary.json``: accuracy before and after, wall time, where the final checkpoint is.
 """
@@ -27,6 +29,7 @@ from .checkpoint import latest_checkpoint, load_trainer_state, resolve_resume
 from .ppo import PPOTrainer
 from .ppo_config import TrainConfig
 from .sft import build_sft_checkpoint
+from .strategy import make_strategy
 
 __all__ = ["RunResult", "default_run_dir", "run_training", "seed_everything"]
 
@@ -56,6 +59,7 @@ def seed_everything(seed: int) -> None:
 
 
 def _starting_policy(config: TrainConfig, run_dir: Path, resume_from: Path | None, log: Any) -> Path:
+    """The run's starting checkpoint; builds the embedded default's SFT checkpoint when needed (main process only)."""
     if resume_from is not None:
         start = Path(load_trainer_state(resume_from)["policy_start"])
         if not (start / "config.json").is_file():
@@ -78,21 +82,35 @@ def run_training(config: TrainConfig, stop_after: int | None = None, log: Any = 
     started = time.perf_counter()
     if config.num_threads is not None:
         torch.set_num_threads(config.num_threads)
-    run_dir = Path(config.run_dir) if config.run_dir is not None else default_run_dir()
-    run_dir.mkdir(parents=True, exist_ok=True)
+    if config.run_dir is not None:
+        run_dir = Path(config.run_dir)
+    elif config.checkpoint.resume is not None:  # a checkpoint folder: RUN_DIR/checkpoints/step-N
+        run_dir = Path(config.checkpoint.resume).resolve().parent.parent
+    else:
+        run_dir = default_run_dir()
+    strategy = make_strategy(config.strategy)
+    main = strategy.is_main
+    if not main:
+        log = _quiet
+    if main:
+        run_dir.mkdir(parents=True, exist_ok=True)
+    strategy.barrier()
     resume_from = resolve_resume(config.checkpoint.resume, run_dir)
-    (run_dir / "config.yaml").write_text(yaml.safe_dump(to_dict(config), sort_keys=False))
+    if main:
+        (run_dir / "config.yaml").write_text(yaml.safe_dump(to_dict(config), sort_keys=False))
     seed_everything(config.seed)
 
     sft_started = time.perf_counter()
-    policy_path = _starting_policy(config, run_dir, resume_from, log)
+    policy_path = _starting_policy(config, run_dir, resume_from, log) if main else None
+    # the main process's choice (and its SFT checkpoint, once written) for every process
+    policy_path = Path(strategy.gather_objects(policy_path)[0])
     sft_seconds = time.perf_counter() - sft_started
     if resume_from is not None:
         log(f"resuming from {resume_from}")
 
-    with PPOTrainer(config, run_dir, policy_path, resume_from) as trainer:
+    with PPOTrainer(config, run_dir, policy_path, resume_from, strategy=strategy) as trainer:
         completed = trainer.train(stop_after=stop_after)
-        final_eval = _final_eval(run_dir, trainer.step) if completed else {}
+        final_eval = trainer.last_eval if completed and trainer.last_eval_step == trainer.step else {}
         summary = {
             "run_dir": str(run_dir),
             "completed": completed,
@@ -109,15 +127,10 @@ def run_training(config: TrainConfig, stop_after: int | None = None, log: Any = 
         }
     if summary["accuracy_before"] is not None and summary["accuracy_after"] is not None:
         summary["accuracy_gain"] = summary["accuracy_after"] - summary["accuracy_before"]
-    (run_dir / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+    if main:
+        (run_dir / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
     return RunResult(run_dir=run_dir, completed=completed, summary=summary)
 
 
-def _final_eval(run_dir: Path, step: int) -> dict[str, float]:
-    """The held-out metrics logged at ``step`` (the trainer evaluates after the last step)."""
-    from .tracking import read_metrics
-
-    for record in reversed(read_metrics(run_dir)):
-        if record["step"] == step and "eval/accuracy" in record:
-            return record
-    return {}
+def _quiet(*args: Any, **kwargs: Any) -> None:
+    """The log of processes other than the main one."""

@@ -36,6 +36,7 @@ def tiny_config(run_dir: Path, model_dir: Path, *overrides: str) -> TrainConfig:
             "ppo.mini_batch_size=4",
             "ppo.micro_batch_size=2",
             "sampling.max_new_tokens=6",
+            "sampling.temperature=1.0",
             "eval.size=8",
             "log.progress_bar=false",
             "log.tensorboard=false",

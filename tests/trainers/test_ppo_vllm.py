@@ -33,6 +33,7 @@ def test_ppo_through_vllm_syncs_weights_every_step(tmp_path, tiny_model_dir):
             "ppo.mini_batch_size=8",
             "ppo.micro_batch_size=8",
             "sampling.max_new_tokens=8",
+            "sampling.temperature=1.0",
             "optim.lr=0.001",
             "optim.warmup_updates=0",
             "eval.size=16",
