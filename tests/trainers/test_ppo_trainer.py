@@ -37,6 +37,7 @@ def tiny_config(run_dir: Path, model_dir: Path, *overrides: str) -> TrainConfig:
             "ppo.micro_batch_size=2",
             "sampling.max_new_tokens=6",
             "sampling.temperature=1.0",
+            "rollout.engine=hf",
             "eval.size=8",
             "log.progress_bar=false",
             "log.tensorboard=false",

@@ -27,6 +27,7 @@ TINY_RUN = (
     "ppo.mini_batch_size=4",
     "ppo.micro_batch_size=2",
     "sampling.max_new_tokens=6",
+    "rollout.engine=hf",
     "eval.size=8",
     "log.tensorboard=false",
     "checkpoint.save_every=1000",
