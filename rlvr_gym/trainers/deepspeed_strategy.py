@@ -157,6 +157,20 @@ def _cpu_copy(value: Any) -> Any:
     return copy.deepcopy(value)
 
 
+@contextlib.contextmanager
+def _checkpoint_event(optimizer: Any) -> Iterator[None]:
+    """Bracket reading or restoring a ZeRO optimizer's state with its checkpoint hooks (when it has them)."""
+    prologue = getattr(optimizer, "checkpoint_event_prologue", None)
+    epilogue = getattr(optimizer, "checkpoint_event_epilogue", None)
+    if prologue is not None:
+        prologue()
+    try:
+        yield
+    finally:
+        if epilogue is not None:
+            epilogue()
+
+
 class DeepSpeedTrainable:
     """`Trainable` of `DeepSpeedStrategy`: a DeepSpeed engine; ``module`` is the engine itself (forward through it)."""
 
@@ -181,16 +195,8 @@ class DeepSpeedTrainable:
     def state_dict(self) -> dict[str, Any]:
         """This rank's optimizer partition, schedule and counters (a CPU snapshot); see the module docstring."""
         engine = self.engine
-        optimizer = engine.optimizer
-        prologue = getattr(optimizer, "checkpoint_event_prologue", None)
-        epilogue = getattr(optimizer, "checkpoint_event_epilogue", None)
-        if prologue is not None:
-            prologue()
-        try:
-            zero_state = _cpu_copy(optimizer.state_dict())
-        finally:
-            if epilogue is not None:
-                epilogue()
+        with _checkpoint_event(engine.optimizer):
+            zero_state = _cpu_copy(engine.optimizer.state_dict())
         return {
             "format": "deepspeed-zero",
             "zero_stage": self.stage,
@@ -215,19 +221,11 @@ class DeepSpeedTrainable:
                 f"DeepSpeedTrainable.load_state_dict: state saved as {found}, this process is {expected}: "
                 "resume with the same number of processes and the same strategy.distributed"
             )
-        optimizer = engine.optimizer
-        prologue = getattr(optimizer, "checkpoint_event_prologue", None)
-        epilogue = getattr(optimizer, "checkpoint_event_epilogue", None)
-        if prologue is not None:
-            prologue()
-        try:
+        with _checkpoint_event(engine.optimizer):
             # ZeRO optimizers take one state per rank and read entry [dp_rank]: only this rank's is needed.
-            optimizer.load_state_dict(
+            engine.optimizer.load_state_dict(
                 [state["optimizer"]] * engine.world_size, load_optimizer_states=True, load_from_fp32_weights=True
             )
-        finally:
-            if epilogue is not None:
-                epilogue()
         engine.lr_scheduler.load_state_dict(state["lr_scheduler"])
         engine.global_steps = state["global_steps"]
         engine.global_samples = state["global_samples"]

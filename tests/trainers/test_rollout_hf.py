@@ -21,6 +21,7 @@ from rlvr_gym.trainers.rollout import (  # noqa: E402
     make_rollout_engine,
     sample_tokens,
 )
+from tests.trainers.engine_checks import assert_well_formed  # noqa: E402
 
 LOGPROB_TOL = 1e-4
 """Max abs difference allowed between engine and recomputed logprobs (float32; measured ~1e-6)."""
@@ -47,18 +48,8 @@ def test_engine_satisfies_the_protocol(engine):
 def test_shapes_and_fields(engine):
     sampling = SamplingConfig(max_new_tokens=24, seed=1)
     completions = engine.generate(PROMPTS, sampling)
-    assert len(completions) == len(PROMPTS)
-    for prompt, c in zip(PROMPTS, completions):
-        expected_prompt = (
-            prompt if isinstance(prompt, list) else engine.tokenizer(prompt, add_special_tokens=False)["input_ids"]
-        )
-        assert list(c.prompt_token_ids) == expected_prompt
-        assert 1 <= len(c.token_ids) <= sampling.max_new_tokens
-        assert len(c.logprobs) == len(c.token_ids)
-        assert all(lp <= 0.0 for lp in c.logprobs)
-        assert c.finished == (c.token_ids[-1] in engine.stop_ids)
-        assert not c.finished or len(c.token_ids) <= sampling.max_new_tokens
-        assert not any(t in engine.stop_ids for t in c.token_ids[:-1])  # nothing after the first stop token
+    assert_well_formed(engine, PROMPTS, completions, sampling.max_new_tokens)
+    for c in completions:
         assert c.text == engine.tokenizer.decode(list(c.token_ids), skip_special_tokens=True)
 
 

@@ -23,6 +23,7 @@ from rlvr_gym.trainers.rollout import (  # noqa: E402
     VLLMEngineConfig,
     WeightTransport,
 )
+from tests.trainers.engine_checks import assert_well_formed  # noqa: E402
 
 pytestmark = pytest.mark.slow
 
@@ -74,18 +75,7 @@ def test_engine_satisfies_the_protocol(engine):
 def test_shapes_fields_and_seeded_determinism(engine):
     sampling = SamplingConfig(max_new_tokens=24, seed=1)
     completions = engine.generate(PROMPTS, sampling)
-    assert len(completions) == len(PROMPTS)
-    for prompt, c in zip(PROMPTS, completions):
-        expected_prompt = (
-            prompt if isinstance(prompt, list) else engine.tokenizer(prompt, add_special_tokens=False)["input_ids"]
-        )
-        assert list(c.prompt_token_ids) == expected_prompt
-        assert 1 <= len(c.token_ids) <= sampling.max_new_tokens
-        assert len(c.logprobs) == len(c.token_ids)
-        assert all(lp <= 0.0 for lp in c.logprobs)
-        assert c.finished == (c.token_ids[-1] in engine.stop_ids)
-        assert not any(t in engine.stop_ids for t in c.token_ids[:-1])
-        assert c.finished or len(c.token_ids) == sampling.max_new_tokens
+    assert_well_formed(engine, PROMPTS, completions, sampling.max_new_tokens)
     assert engine.generate(PROMPTS, sampling) == completions
     assert engine.generate(PROMPTS, SamplingConfig(max_new_tokens=24, seed=2)) != completions
 
