@@ -636,14 +636,14 @@ class PPOTrainer:
     def train(self, stop_after: int | None = None) -> bool:
         """Run steps until ``total_steps`` (or ``stop_after`` more steps, or Ctrl-C); checkpoint at the end.
 
-        Returns True when ``total_steps`` was reached. The first SIGINT finishes (or abandons,
-        if the engine died with it) the current step, saves a checkpoint and returns; a second one
+        Returns True when ``total_steps`` was reached. The first SIGINT or SIGTERM finishes (or abandons,
+        if the engine died with it) the current step, saves a checkpoint and returns; a second SIGINT
         raises `KeyboardInterrupt` at once.
         """
         cfg = self.config
         main = self.strategy.is_main
         bar = ProgressBar(cfg.log.progress_bar and main, cfg.total_steps, self.step)
-        previous_handler = self._install_sigint_handler(bar)
+        previous_handlers = self._install_signal_handlers(bar)
         saved_step = -1
         steps_run = 0
         try:
@@ -674,8 +674,8 @@ class PPOTrainer:
                 self.save()
         finally:
             bar.close()
-            if previous_handler is not None:
-                signal.signal(signal.SIGINT, previous_handler)
+            for signum, previous in previous_handlers.items():
+                signal.signal(signum, previous)
         return self.step >= cfg.total_steps
 
     def _eval_due(self) -> bool:
@@ -702,18 +702,28 @@ class PPOTrainer:
         if self.logger is not None:
             self.logger.log(step, metrics)
 
-    def _install_sigint_handler(self, bar: ProgressBar) -> Any:
-        if threading.current_thread() is not threading.main_thread():
-            return None
+    def _install_signal_handlers(self, bar: ProgressBar) -> dict[int, Any]:
+        """SIGINT (Ctrl-C) and SIGTERM request a stop after the current step; a second SIGINT aborts.
 
-        def handler(signum: int, frame: Any) -> None:
-            if self.stop_requested:
+        SIGTERM is what launchers (``torchrun``, ``deepspeed``) send their workers when they get
+        Ctrl-C themselves, and what schedulers send before preempting a job: it never aborts, so a
+        worker that gets both (the terminal's SIGINT, then the launcher's SIGTERM) still saves.
+        Returns the previous handlers (none off the main thread, where signals cannot be caught).
+        """
+        if threading.current_thread() is not threading.main_thread():
+            return {}
+
+        def on_signal(signum: int, frame: Any) -> None:
+            if signum == signal.SIGINT and self.stop_requested:
                 raise KeyboardInterrupt
+            if self.stop_requested:
+                return
             self.stop_requested = True
             if self.strategy.is_main:
-                bar.write(f"Ctrl-C: finishing step {self.step + 1}, then saving a checkpoint (Ctrl-C again to abort)")
+                name = "Ctrl-C" if signum == signal.SIGINT else signal.Signals(signum).name
+                bar.write(f"{name}: finishing step {self.step + 1}, then saving a checkpoint (Ctrl-C again to abort)")
 
-        return signal.signal(signal.SIGINT, handler)
+        return {signum: signal.signal(signum, on_signal) for signum in (signal.SIGINT, signal.SIGTERM)}
 
     # -- checkpoints -------------------------------------------------------------------------
 

@@ -161,7 +161,11 @@ def _worker_pid(launcher_pid: int, rank: int) -> int | None:
 
 
 @pytest.mark.skipif(not Path("/proc/self/environ").exists(), reason="finds the worker processes through /proc")
-def test_ctrl_c_on_one_process_stops_both_at_the_same_step_and_resume_continues(tmp_path, tiny_model_dir):
+@pytest.mark.parametrize("how", ["sigint-to-rank-1", "sigterm-to-launcher"])
+def test_a_stop_signal_stops_both_processes_at_the_same_step_and_resume_continues(how, tmp_path, tiny_model_dir):
+    """SIGINT to rank 1 alone: rank 0 learns of it from the vote after the step. SIGTERM to the
+    launcher (what a scheduler sends, and what torchrun passes on to its workers when it gets Ctrl-C):
+    every worker gets SIGTERM, which requests a stop and never aborts."""
     from rlvr_gym.trainers.checkpoint import load_trainer_state
 
     run_dir = tmp_path / "run"
@@ -181,9 +185,12 @@ def test_ctrl_c_on_one_process_stops_both_at_the_same_step_and_resume_continues(
                 assert proc.poll() is None, log_path.read_text()[-4000:]
                 assert time.monotonic() < deadline, "no step logged within 240 s"
                 time.sleep(0.2)
-            rank1 = _worker_pid(proc.pid, 1)
-            assert rank1 is not None, "rank 1 not found among the launcher's children"
-            os.kill(rank1, signal.SIGINT)  # only rank 1 sees it: rank 0 must learn it from the step's vote
+            if how == "sigint-to-rank-1":
+                rank1 = _worker_pid(proc.pid, 1)
+                assert rank1 is not None, "rank 1 not found among the launcher's children"
+                os.kill(rank1, signal.SIGINT)  # only rank 1 sees it: rank 0 must learn it from the step's vote
+            else:
+                os.kill(proc.pid, signal.SIGTERM)
             proc.wait(timeout=240)
         finally:
             if proc.poll() is None:
@@ -195,6 +202,9 @@ def test_ctrl_c_on_one_process_stops_both_at_the_same_step_and_resume_continues(
     assert 1 <= step < 1000 and max(r["step"] for r in _records(run_dir)) == step
     summary = json.loads((run_dir / "summary.json").read_text())
     assert summary["interrupted"] and not summary["completed"] and summary["step"] == step
+    assert "KeyboardInterrupt" not in output, output[-4000:]  # no process aborted mid-step
+    if how != "sigint-to-rank-1":
+        return
 
     resumed = subprocess.run(
         _command(2, run_dir, tiny_model_dir, (f"total_steps={step + 2}", "strategy.distributed=zero2")) + ["--resume"],
