@@ -18,7 +18,7 @@ from typing import Any, Mapping, Sequence, TypeVar
 
 import yaml
 
-__all__ = ["ConfigError", "load_config", "from_dict", "to_dict", "apply_overrides"]
+__all__ = ["ConfigError", "apply_overrides", "deep_merge", "from_dict", "load_config", "to_dict"]
 
 T = TypeVar("T")
 
@@ -103,7 +103,7 @@ def from_dict(cls: type[T], data: Mapping[str, Any], prefix: str = "") -> T:
         default = _field_default(fields[name])
         if isinstance(value, Mapping) and dataclasses.is_dataclass(default):
             # A partial section keeps the enclosing default's other values, not the section class's.
-            value = _deep_merge(to_dict(default), value)
+            value = deep_merge(to_dict(default), value)
         kwargs[name] = _coerce(value, hints[name], f"{prefix}{name}")
     try:
         return cls(**kwargs)
@@ -121,11 +121,12 @@ def _field_default(f: dataclasses.Field) -> Any:
     return None
 
 
-def _deep_merge(base: dict[str, Any], update: Mapping[str, Any]) -> dict[str, Any]:
+def deep_merge(base: dict[str, Any], update: Mapping[str, Any]) -> dict[str, Any]:
+    """``base`` with ``update`` merged in: nested mappings key by key, anything else replaced (inputs unchanged)."""
     merged = dict(base)
     for key, value in update.items():
         if isinstance(value, Mapping) and isinstance(merged.get(key), dict):
-            merged[key] = _deep_merge(merged[key], value)
+            merged[key] = deep_merge(merged[key], value)
         else:
             merged[key] = value
     return merged

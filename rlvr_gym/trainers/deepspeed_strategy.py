@@ -61,6 +61,7 @@ from typing import Any, Iterator, Mapping
 import torch
 from torch import Tensor
 
+from ..config import deep_merge
 from .ppo_math import ema_update
 from .strategy import DType, Distributed, OptimizerConfig, StrategyConfig, _enable_gradient_checkpointing, lr_lambda
 
@@ -125,17 +126,7 @@ def deepspeed_config(
                 "torch_adam": True,
             },
         }
-    return _merge(ds, overrides or {})
-
-
-def _merge(base: dict[str, Any], extra: Mapping[str, Any]) -> dict[str, Any]:
-    out = dict(base)
-    for key, value in extra.items():
-        if isinstance(value, Mapping) and isinstance(out.get(key), dict):
-            out[key] = _merge(out[key], value)
-        else:
-            out[key] = value
-    return out
+    return deep_merge(ds, overrides or {})
 
 
 def _free_port() -> int:
