@@ -8,9 +8,10 @@ which is what the engine tests check.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 import torch
 from torch import Tensor
@@ -18,7 +19,9 @@ from torch import Tensor
 if TYPE_CHECKING:
     from .rollout import Completion
 
-__all__ = ["SequenceBatch", "collate_completions", "forward_logprobs", "gather_logprobs"]
+__all__ = ["SequenceBatch", "collate_completions", "forward_logprobs", "gather_logprobs", "take_rows"]
+
+B = TypeVar("B")
 
 
 @dataclass(frozen=True)
@@ -33,6 +36,17 @@ class SequenceBatch:
     """``# (B, T)`` float32: 1 on response tokens only."""
     old_logprobs: Tensor
     """``# (B, T)`` float32: the engine's logprob of each response token, 0 elsewhere."""
+
+    def to(self, device: torch.device | str) -> SequenceBatch:
+        """The same batch with every tensor on ``device``."""
+        return SequenceBatch(*(getattr(self, f.name).to(device) for f in dataclasses.fields(self)))
+
+
+def take_rows(batch: B, index: Tensor) -> B:
+    """Rows ``index`` of a dataclass of right-padded ``# (B, T)`` tensors that has an ``attention_mask``
+    (`SequenceBatch`, the trainer's ``RolloutBatch``), with the trailing all-padding columns dropped."""
+    width = int(batch.attention_mask[index].sum(dim=1).max())  # type: ignore[attr-defined]
+    return type(batch)(*(getattr(batch, f.name)[index, :width] for f in dataclasses.fields(batch)))  # type: ignore[arg-type]
 
 
 def collate_completions(completions: Sequence[Completion], pad_token_id: int) -> SequenceBatch:

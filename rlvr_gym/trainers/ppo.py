@@ -61,7 +61,7 @@ from .checkpoint import (
     restore_rng_state,
     save_trainer_state,
 )
-from .logprobs import SequenceBatch, collate_completions, forward_logprobs
+from .logprobs import SequenceBatch, collate_completions, forward_logprobs, take_rows
 from .ppo_config import MissingEOSPenalty, RefUpdate, TrainConfig
 from .ppo_math import (
     gae,
@@ -113,8 +113,7 @@ class RolloutBatch:
 
     def rows(self, index: Tensor) -> RolloutBatch:
         """The rows ``index``, with trailing all-padding columns dropped."""
-        width = int(self.attention_mask[index].sum(dim=1).max())
-        return RolloutBatch(*(getattr(self, f.name)[index, :width] for f in dataclasses.fields(self)))
+        return take_rows(self, index)
 
     def sequences(self) -> SequenceBatch:
         """The `SequenceBatch` view that `forward_logprobs` takes."""
@@ -360,9 +359,7 @@ class PPOTrainer:
         return self.sampler.indices(self.step)[start : start + self.local_batch_size]
 
     def _any_process(self, flag: bool) -> bool:
-        """Whether ``flag`` holds on any process (collective when there are several)."""
-        if self.strategy.world_size == 1:
-            return flag
+        """Whether ``flag`` holds on any process (collective)."""
         return bool(self.strategy.all_reduce_sum(torch.tensor([float(flag)])).item() > 0)
 
     def _merge_over_processes(self, metrics: dict[str, float]) -> dict[str, float]:
@@ -406,14 +403,14 @@ class PPOTrainer:
         return result
 
     @torch.no_grad()
-    def _forward_in_chunks(self, fn: Callable[[RolloutBatch], Tensor], batch: RolloutBatch) -> Tensor:
+    def _forward_in_chunks(self, fn: Callable[[SequenceBatch], Tensor], batch: SequenceBatch) -> Tensor:
         """``fn`` over micro-batches of ``batch``, re-assembled into ``# (B, T)``."""
         B, T_full = batch.input_ids.shape
         out = torch.zeros((B, T_full), dtype=torch.float32, device=batch.input_ids.device)  # (B, T)
         size = self.config.ppo.micro_batch_size
         for start in range(0, B, size):
             index = torch.arange(start, min(start + size, B), device=batch.input_ids.device)
-            part = batch.rows(index)
+            part = take_rows(batch, index)
             with self.strategy.autocast():
                 values = fn(part).float()  # (b, t)
             out[index, : values.shape[1]] = values
@@ -421,46 +418,31 @@ class PPOTrainer:
 
     def _make_batch(self, completions: Sequence[Completion], scores: Tensor) -> RolloutBatch:
         cfg = self.config
-        device = self.strategy.device
-        seq = collate_completions(completions, self.pad_token_id)
-        mask = seq.response_mask.to(device)  # (B, T)
-        zeros = torch.zeros_like(mask)
-        batch = RolloutBatch(
-            input_ids=seq.input_ids.to(device),
-            attention_mask=seq.attention_mask.to(device),
-            response_mask=mask,
-            old_logprobs=zeros,
-            ref_logprobs=zeros,
-            values=zeros,
-            rewards=zeros,
-            advantages=zeros,
-            returns=zeros,
-            engine_logprobs=seq.old_logprobs.to(device),
-        )
+        seq = collate_completions(completions, self.pad_token_id).to(self.strategy.device)  # old_logprobs: the engine's
+        mask = seq.response_mask  # (B, T)
         temperature = cfg.sampling.temperature
-        old_logprobs = self._forward_in_chunks(
-            lambda b: forward_logprobs(self.policy.module, b.sequences(), temperature), batch
-        )  # (B, T)
-        ref_logprobs = self._forward_in_chunks(
-            lambda b: forward_logprobs(self.ref_model, b.sequences(), temperature), batch
-        )  # (B, T)
-        values = self._forward_in_chunks(lambda b: self.value.module(b.input_ids, b.attention_mask), batch) * mask  # (B, T)
+        old_logprobs = self._forward_in_chunks(lambda b: forward_logprobs(self.policy.module, b, temperature), seq)  # (B, T)
+        ref_logprobs = self._forward_in_chunks(lambda b: forward_logprobs(self.ref_model, b, temperature), seq)  # (B, T)
+        values = self._forward_in_chunks(lambda b: self.value.module(b.input_ids, b.attention_mask), seq) * mask  # (B, T)
 
         kl = kl_penalty(old_logprobs, ref_logprobs, cfg.ppo.kl_estimator) * mask  # (B, T)
-        rewards = per_token_rewards(scores.to(device), kl, self.kl_coef, mask)  # (B, T)
+        rewards = per_token_rewards(scores.to(mask.device), kl, self.kl_coef, mask)  # (B, T)
         # 4. advantages
         advantages, returns = gae(rewards, values, mask, cfg.ppo.gamma, cfg.ppo.gae_lambda)  # (B, T) each
         if cfg.ppo.whiten_advantages:  # over the whole batch, all processes' shares
             all_reduce = self.strategy.all_reduce_sum if self.strategy.world_size > 1 else None
             advantages = masked_whiten(advantages, mask, all_reduce_sum=all_reduce)
-        return dataclasses.replace(
-            batch,
+        return RolloutBatch(
+            input_ids=seq.input_ids,
+            attention_mask=seq.attention_mask,
+            response_mask=mask,
             old_logprobs=old_logprobs,
             ref_logprobs=ref_logprobs,
             values=values,
             rewards=rewards,
             advantages=advantages,
             returns=returns,
+            engine_logprobs=seq.old_logprobs,
         )
 
     def _update(self, batch: RolloutBatch) -> dict[str, float]:
@@ -479,9 +461,7 @@ class PPOTrainer:
         for _ in range(cfg.ppo_epochs):
             order = torch.randperm(B, generator=generator).to(batch.input_ids.device)  # (B,)
             minis = [order[start : start + mini_size] for start in range(0, B, mini_size)]
-            tokens = torch.stack([batch.response_mask[mini].sum() for mini in minis])  # (mini-batches,)
-            if world > 1:
-                tokens = self.strategy.all_reduce_sum(tokens)
+            tokens = self.strategy.all_reduce_sum(torch.stack([batch.response_mask[mini].sum() for mini in minis]))  # (minis,)
             for mini, mini_tokens in zip(minis, tokens.clamp(min=1.0)):
                 for micro_start in range(0, len(mini), cfg.micro_batch_size):
                     part = batch.rows(mini[micro_start : micro_start + cfg.micro_batch_size])
@@ -553,8 +533,7 @@ class PPOTrainer:
                 ((batch.returns - batch.values).square() * mask).sum().cpu(),
             ]
         ).double()
-        if self.strategy.world_size > 1:
-            sums = self.strategy.all_reduce_sum(sums)
+        sums = self.strategy.all_reduce_sum(sums)
         rows, tokens, score, kl_penalized, kl_sum, finished, value, advantage_sq = sums.tolist()
         tokens = max(tokens, 1.0)
         return {
@@ -621,8 +600,7 @@ class PPOTrainer:
             interrupted = True
         if self._any_process(interrupted):
             raise _EngineInterrupted("Ctrl-C stopped a rollout engine or verifier worker during evaluation")
-        if world > 1:
-            counts = [sum(c) for c in zip(*self.strategy.gather_objects(counts))]
+        counts = [sum(c) for c in zip(*self.strategy.gather_objects(counts))]
         n, correct, tokens, finished = counts
         return {
             "eval/accuracy": correct / n,
