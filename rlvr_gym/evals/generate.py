@@ -43,7 +43,9 @@ def resolve_backend(backend: str) -> str:
     if backend not in BACKENDS:
         raise ValueError(f"unknown backend {backend!r}; choose one of {', '.join(BACKENDS)}")
     if backend == "auto":
-        return "vllm" if importlib.util.find_spec("vllm") is not None else "hf"
+        from rlvr_gym.trainers.rollout import EngineKind
+
+        return str(EngineKind.AUTO.resolve())
     if backend == "vllm" and importlib.util.find_spec("vllm") is None:
         raise ValueError("backend vllm: the vllm package is not installed (pip install vllm), or use --backend hf")
     return backend
