@@ -110,7 +110,7 @@ def bench_size(size: str, workdir: Path, threads: int, args: argparse.Namespace)
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    from rlvr_gym.trainers.rollout import HFEngine, HFEngineConfig, SamplingConfig
+    from rlvr_gym.rollout import HFEngine, HFEngineConfig, SamplingConfig
     from rlvr_gym.trainers.tiny import TinyModelConfig, build_tiny_model
 
     rows: list[Row] = []
@@ -139,7 +139,7 @@ def bench_size(size: str, workdir: Path, threads: int, args: argparse.Namespace)
     print(rows[-1], flush=True)
 
     if not args.skip_vllm:
-        from rlvr_gym.trainers.rollout import VLLMEngine, VLLMEngineConfig, WeightTransport
+        from rlvr_gym.rollout import VLLMEngine, VLLMEngineConfig, WeightTransport
 
         started = time.perf_counter()
         vllm_engine = VLLMEngine(path, VLLMEngineConfig(dtype="float32", gpu_memory_utilization=0.2, max_model_len=512))

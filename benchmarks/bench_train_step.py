@@ -39,14 +39,14 @@ PHASES = (
 
 def starting_policy(work: Path, args: argparse.Namespace) -> Path:
     from rlvr_gym.envs import get_task, load_items
-    from rlvr_gym.trainers.ppo_config import TrainConfig
+    from rlvr_gym.trainers.config import TrainConfig
     from rlvr_gym.trainers.sft import build_sft_checkpoint
 
     if args.model:
         return Path(args.model)
     config = TrainConfig()
     spec = get_task(config.task.name)
-    items = load_items(spec, "train", config.task.source_options())
+    items = load_items(spec, "train", config.task.source_options)
     sft = replace(config.sft, steps=args.sft_steps, target_accuracy=None)
     print(f"SFT of the default tiny model for {args.sft_steps} steps ...", file=sys.stderr, flush=True)
     return build_sft_checkpoint(work / "sft", spec, items, config.task, sft, seed=0, log=lambda *a: None)
@@ -54,7 +54,7 @@ def starting_policy(work: Path, args: argparse.Namespace) -> Path:
 
 def engine_config(engine: str):
     from rlvr_gym.config import load_config
-    from rlvr_gym.trainers.ppo_config import TrainConfig
+    from rlvr_gym.trainers.config import TrainConfig
 
     overrides = ["eval.size=0", "log.progress_bar=false", "log.tensorboard=false", "log.samples=0", f"rollout.engine={engine}"]
     if engine == "vllm":
@@ -102,7 +102,7 @@ def main(argv: list[str] | None = None) -> int:
 
     import torch
 
-    from rlvr_gym.trainers.ppo_config import TrainConfig
+    from rlvr_gym.trainers.config import TrainConfig
 
     engines = ["hf"] + ([] if args.skip_vllm or importlib.util.find_spec("vllm") is None else ["vllm"])
     results = {}

@@ -191,7 +191,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
 # --------------------------------------------------------------------------- train / plot
 def cmd_train(args: argparse.Namespace) -> int:
     from .config import ConfigError
-    from .trainers.ppo_config import DEFAULT_CONFIG_PATH, load_train_config
+    from .trainers.config import DEFAULT_CONFIG_PATH, load_train_config
 
     overrides = list(args.set or [])
     if args.run_dir is not None:
@@ -294,7 +294,7 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--task-option", action="append", metavar="TASK.KEY=VALUE", help="set a field of TASK's item source, as a training run does (e.g. arithmetic.operators=+); repeatable")
     evaluate.add_argument("--limit", type=int, default=None, help="evaluate only the first N items of each task")
     evaluate.add_argument("--out", default=None, help="output directory (default: runs/eval-<timestamp>)")
-    evaluate.add_argument("--backend", choices=["auto", "vllm", "hf"], default=None, help="rollout engine (default auto: vllm when installed, else hf)")
+    evaluate.add_argument("--backend", choices=["auto", "hf", "vllm"], default=None, help="rollout engine (default auto: vllm when installed, else hf)")
     evaluate.add_argument("--n", type=int, default=None, help="samples per prompt K; pass@k is reported for every k <= K (default 1)")
     evaluate.add_argument("--temperature", type=float, default=None, help="sampling temperature (default 0 = greedy when --n 1, else 1.0)")
     evaluate.add_argument("--top-p", type=float, default=1.0, help="nucleus sampling (default 1.0 = off)")

@@ -1,6 +1,6 @@
 """Frozen config dataclasses from one YAML file plus ``--set key=value`` overrides.
 
-``load_config(TrainConfig, "run.yaml", ["ppo.kl_coef=0.05", "seed=3"])`` reads the YAML,
+``load_config(TrainConfig, "run.yaml", ["ppo.kl.init_kl_coef=0.05", "seed=3"])`` reads the YAML,
 applies the overrides (values parsed as YAML scalars), and builds the nested frozen
 dataclasses, checking every value against its field's type. An unknown key, a value of the
 wrong type or a value a ``__post_init__`` rejects raises `ConfigError` naming the key,
@@ -18,13 +18,23 @@ from typing import Any, Mapping, Sequence, TypeVar
 
 import yaml
 
-__all__ = ["ConfigError", "apply_overrides", "deep_merge", "from_dict", "load_config", "to_dict"]
+__all__ = ["ConfigError", "apply_overrides", "check", "deep_merge", "from_dict", "load_config", "to_dict"]
 
 T = TypeVar("T")
 
 
 class ConfigError(ValueError):
-    """A config value is missing, unknown or invalid; the message names the key."""
+    """A config value is missing, unknown or invalid; the message names the key: ``"ppo.clip_coef: must be > 0, got -1"``."""
+
+
+def check(ok: bool, key: str, problem: str) -> None:
+    """Raise ``ConfigError("key: problem")`` unless ``ok``: the one message style of every config check.
+
+    ``key`` is the field's name in its own dataclass; `from_dict` puts the section path in front
+    (``clip_coef`` raised by ``PPOConfig`` reads ``ppo.clip_coef``).
+    """
+    if not ok:
+        raise ConfigError(f"{key}: {problem}")
 
 
 def _coerce(value: Any, annotation: Any, key: str) -> Any:
@@ -53,6 +63,11 @@ def _coerce(value: Any, annotation: Any, key: str) -> Any:
             raise ConfigError(f"{key}: expected a list, got {value!r}")
         inner = args[0] if args else Any
         return tuple(_coerce(v, inner, f"{key}[{i}]") for i, v in enumerate(value))
+    if origin in (dict, Mapping) or annotation is dict:
+        if not isinstance(value, Mapping):
+            raise ConfigError(f"{key}: expected a mapping, got {value!r}")
+        key_type, value_type = args if args else (str, Any)
+        return {_coerce(k, key_type, key): _coerce(v, value_type, f"{key}.{k}") for k, v in value.items()}
     if dataclasses.is_dataclass(annotation):
         if isinstance(value, annotation):
             return value
@@ -107,8 +122,8 @@ def from_dict(cls: type[T], data: Mapping[str, Any], prefix: str = "") -> T:
         kwargs[name] = _coerce(value, hints[name], f"{prefix}{name}")
     try:
         return cls(**kwargs)
-    except ConfigError:
-        raise
+    except ConfigError as exc:  # raised by `check`: the key is relative to ``cls``
+        raise ConfigError(f"{prefix}{exc}") from None
     except (TypeError, ValueError) as exc:
         raise ConfigError(f"{prefix.rstrip('.') or cls.__name__}: {exc}") from None
 
@@ -151,7 +166,7 @@ def apply_overrides(data: dict[str, Any], overrides: Sequence[str]) -> dict[str,
     for override in overrides:
         key, sep, raw = override.partition("=")
         if not sep or not key.strip():
-            raise ConfigError(f"override {override!r} must look like key=value (e.g. ppo.kl_coef=0.05)")
+            raise ConfigError(f"override {override!r} must look like key=value (e.g. ppo.clip_coef=0.1)")
         try:
             value = yaml.safe_load(raw) if raw.strip() else ""
         except yaml.YAMLError as exc:

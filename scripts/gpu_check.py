@@ -48,7 +48,7 @@ def preflight(strategy: str) -> int:
         print("FAIL: this GPU has no bf16", file=sys.stderr)
         return 1
     problems = []
-    for module in ("rlvr_gym.trainers.train", "rlvr_gym.trainers.ppo_config", "rlvr_gym.envs"):
+    for module in ("rlvr_gym.trainers.train", "rlvr_gym.trainers.config", "rlvr_gym.envs"):
         try:
             importlib.import_module(module)
         except ImportError as exc:
@@ -107,7 +107,7 @@ def summary(run_dir: Path) -> int:
         if steps:
             print(f"{'metric':<26} {'first':>10} {'last':>10} {'mean':>10}   (over {len(steps)} PPO steps)")
             for key in (
-                "rewards/mean", "rewards/accuracy", "kl/ref", "response/length", "response/eos_rate", "loss/policy",
+                "rewards/mean", "verifier/correct", "kl/ref", "response/length", "response/eos_rate", "loss/policy",
                 "loss/value", "policy/clipfrac", "grad_norm/policy", "time/generation", "time/forward",
                 "time/forward_backward", "time/weight_sync", "time/step",
             ):  # fmt: skip

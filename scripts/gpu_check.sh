@@ -27,7 +27,7 @@
 #   EXTRA_SET   more KEY=VALUE overrides, space-separated (e.g. "ppo.ref_update=ema ppo.ref_ema_decay=0.9")
 #   PYTHON      interpreter (default python3, else python)
 #
-# Config keys set (rlvr_gym/trainers/ppo_config.py, strategy.py, rollout.py): run_dir, total_steps, sft.steps,
+# Config keys set (rlvr_gym/trainers/config.py, trainers/strategies/config.py, rollout/config.py): run_dir, total_steps, sft.steps,
 # strategy.{distributed,device,dtype,gradient_checkpointing}, rollout.engine,
 # rollout.hf.{device,dtype,max_batch_size} or rollout.vllm.gpu_memory_utilization, verify.workers, eval.size,
 # log.{progress_bar,tensorboard}.

@@ -25,3 +25,11 @@ def require_data(relative: str) -> Path:
     if not path.exists():
         pytest.skip(f"real data not found: {path} (set RLVR_GYM_DATA to the folder holding gsm8k/, math/, ifeval/)")
     return path
+
+
+@pytest.fixture(scope="session")
+def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny Qwen2 checkpoint (random weights, byte-level tokenizer) written by `build_tiny_model`."""
+    from rlvr_gym.trainers.tiny import TinyModelConfig, build_tiny_model
+
+    return build_tiny_model(tmp_path_factory.mktemp("tiny") / "model", TinyModelConfig(), seed=0)

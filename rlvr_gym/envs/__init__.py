@@ -8,7 +8,7 @@ from . import registration  # noqa: F401  (registers the built-in tasks once)
 from .data import DataNotFound, FileSource, HFDatasetSource, Item, ItemSource, data_root
 from .env import RLVREnv, UnicodeText
 from .procedural import ArithmeticSource, CountdownSource
-from .tasks import PromptFormat, TaskSpec, format_prompt, get_task, list_tasks, load_items, register_task
+from .tasks import PromptFormat, TaskSpec, format_prompt, get_task, held_out_items, list_tasks, load_items, register_task
 from .vector import RLVRVectorEnv
 
 __all__ = [
@@ -27,6 +27,7 @@ __all__ = [
     "data_root",
     "format_prompt",
     "get_task",
+    "held_out_items",
     "list_tasks",
     "load_items",
     "register_task",

@@ -22,6 +22,7 @@ __all__ = [
     "TaskSpec",
     "register_task",
     "get_task",
+    "held_out_items",
     "list_tasks",
     "load_items",
     "format_prompt",
@@ -167,6 +168,18 @@ def load_items(spec: TaskSpec, split: str | None = None, source_options: Mapping
                 raise ValueError(f"task {spec.name!r} split {split!r} has no items")
             _ITEMS[key] = items
         return _ITEMS[key]
+
+
+def held_out_items(spec: TaskSpec, source_options: Mapping[str, Any] | None, size: int) -> list[Item]:
+    """The first ``size`` distinct prompts of the test split (procedural splits repeat problems)."""
+    if size == 0:
+        return []
+    seen: dict[str, Item] = {}
+    for item in load_items(spec, "test", source_options):
+        seen.setdefault(item.prompt, item)
+        if len(seen) == size:
+            break
+    return list(seen.values())
 
 
 def format_prompt(spec: TaskSpec, item: Item, prompt_format: PromptFormat | str | None = None, tokenizer: Any = None) -> tuple[str, list[dict[str, str]]]:

@@ -1,8 +1,8 @@
 """Generation for evaluation, through the trainer's rollout engines.
 
 `generate_responses` is the one entry point: ``K`` samples per prompt from a checkpoint, with
-`rlvr_gym.trainers.rollout` (``HFEngine`` or ``VLLMEngine``) doing the sampling. The trainers
-layer (torch, transformers, vLLM) is imported only when this module's functions run.
+`rlvr_gym.rollout` (``HFEngine`` or ``VLLMEngine``, chosen by `EngineKind`) doing the sampling.
+torch, transformers and vLLM are imported only when this module's functions run.
 
 Stop strings: `SamplingConfig` has no stop strings (the engines stop at EOS tokens only), so each
 response is generated to EOS or ``max_new_tokens`` and then cut at the first stop string
@@ -19,12 +19,12 @@ With temperature 0 the K samples are identical.
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 from typing import Any, Sequence
 
+from ..rollout.config import EngineKind, HFEngineConfig, RolloutConfig, SamplingConfig, VLLMEngineConfig
+
 __all__ = [
-    "BACKENDS",
     "encode_prompt",
     "generate_responses",
     "generate_with_engine",
@@ -34,21 +34,13 @@ __all__ = [
     "truncate_at_stop",
 ]
 
-BACKENDS = ("auto", "vllm", "hf")
-"""``auto``: vLLM when it is installed, else the transformers engine."""
-
-
-def resolve_backend(backend: str) -> str:
-    """``vllm`` or ``hf``; ``auto`` picks vLLM when importable."""
-    if backend not in BACKENDS:
-        raise ValueError(f"unknown backend {backend!r}; choose one of {', '.join(BACKENDS)}")
-    if backend == "auto":
-        from rlvr_gym.trainers.rollout import EngineKind
-
-        return str(EngineKind.AUTO.resolve())
-    if backend == "vllm" and importlib.util.find_spec("vllm") is None:
-        raise ValueError("backend vllm: the vllm package is not installed (pip install vllm), or use --backend hf")
-    return backend
+def resolve_backend(backend: str | EngineKind) -> EngineKind:
+    """`EngineKind.HF` or `EngineKind.VLLM` (``auto`` picks vLLM when importable); a clear error otherwise."""
+    try:
+        kind = EngineKind(backend)
+    except ValueError:
+        raise ValueError(f"unknown backend {backend!r}; choose one of {', '.join(map(str, EngineKind))}") from None
+    return kind.resolve()
 
 
 def truncate_at_stop(text: str, stop: Sequence[str]) -> str:
@@ -86,7 +78,7 @@ def encode_prompt(tokenizer: Any, text: str) -> list[int]:
 def open_engine(
     model_path: str | Path,
     *,
-    backend: str = "auto",
+    backend: str | EngineKind = EngineKind.AUTO,
     seed: int = 0,
     max_model_len: int = 4096,
     gpu_memory_utilization: float | None = None,
@@ -100,12 +92,12 @@ def open_engine(
     ``gpu_memory_utilization`` defaults to 0.85 on a GPU and 0.2 on CPU, where it is the share
     of RAM vLLM reserves.
     """
-    from rlvr_gym.trainers.rollout import EngineKind, HFEngineConfig, RolloutConfig, VLLMEngineConfig, make_rollout_engine
+    from rlvr_gym.rollout import make_rollout_engine
 
     backend = resolve_backend(backend)
     if not Path(model_path).exists():
         raise FileNotFoundError(f"model not found: {model_path}")
-    if backend == "hf":
+    if backend is EngineKind.HF:
         import torch
 
         cuda = torch.cuda.is_available()
@@ -134,8 +126,6 @@ def generate_with_engine(
     top_p: float = 1.0,
 ) -> list[list[str]]:
     """``n`` responses per prompt from an open engine, each cut at its first stop string."""
-    from rlvr_gym.trainers.rollout import SamplingConfig
-
     if n < 1:
         raise ValueError(f"n must be >= 1, got {n}")
     if not prompts:
@@ -154,7 +144,7 @@ def generate_responses(
     model_path: str | Path,
     prompts: Sequence[str],
     *,
-    backend: str,
+    backend: str | EngineKind,
     n: int,
     temperature: float,
     max_new_tokens: int,

@@ -214,7 +214,7 @@ def evaluate_model(
     meta = _base_meta(
         source="model",
         model=str(model_path),
-        backend=backend,
+        backend=str(backend),
         tasks=list(names),
         n=n,
         temperature=temperature,

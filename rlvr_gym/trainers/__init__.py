@@ -1,14 +1,16 @@
-"""Trainers layer: PPO for RLVR, rollout engines (HF, vLLM), checkpoints, the tiny test model.
+"""Trainers layer: RLVR training loops, their maths, placement strategies, checkpoints.
 
-Needs torch and transformers (vLLM for `VLLMEngine`). Submodules are imported
-explicitly (``from rlvr_gym.trainers.ppo_math import gae``) so that importing
-this package pulls in nothing heavy.
+Needs torch and transformers. Submodules are imported explicitly
+(``from rlvr_gym.trainers.algorithms.ppo import gae``) so that importing this package pulls in
+nothing heavy; the config modules (``config``, ``strategies.config``) import no torch at all.
 
-- ``ppo_math``: PPO maths as pure functions on ``(B, T)`` tensors;
+- ``algorithms/``: training maths as pure functions on ``(B, T)`` tensors (``ppo``: GAE, KL, losses);
+- ``strategies/``: the optimizer/backward/save seam (``single``: `SingleDevice`; ``deepspeed``: ZeRO-2/3);
 - ``ppo``: the PPO loop (`PPOTrainer`), one step = rollout, verify, rewards, advantages, update, sync, log;
-- ``ppo_config``: `TrainConfig` and its sections (frozen dataclasses), ``configs/default.yaml``;
+- ``stop``: Ctrl-C and SIGTERM over one or several processes (`StopVote`);
+- ``config``: `TrainConfig` and its sections (frozen dataclasses), ``configs/default.yaml``;
 - ``train``: ``rlvr-gym train`` end to end (SFT start, PPO, held-out accuracy, ``summary.json``);
-- ``strategy``: the optimizer/backward/save seam (`SingleDevice`; DeepSpeed in ``deepspeed_strategy``);
-- ``rollout``, ``vllm_worker``, ``logprobs``: engines, in-place weight sync, logprob recomputation;
-- ``value_model``, ``sampler``, ``checkpoint``, ``tracking``, ``plot``, ``sft``, ``tiny``: the parts.
+- ``logprobs``, ``models``, ``value_model``, ``sampler``, ``checkpoint``, ``tracking``, ``plot``, ``sft``, ``tiny``: the parts.
+
+Rollout engines live beside this package, in `rlvr_gym.rollout`.
 """

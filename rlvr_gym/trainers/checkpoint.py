@@ -5,7 +5,7 @@ Layout of ``RUN_DIR/checkpoints/step-000050/``::
     config.json, model.safetensors, generation_config.json, tokenizer*.json  # the policy: transformers and vLLM load it as is
     value_model/          # the critic: backbone (save_pretrained) + value_head.safetensors
     ref_model/            # the reference policy, only when it moves (EMA); a frozen one is the run's start checkpoint
-    trainer_state.pt      # optimizers, schedules, KL coefficient, step, RNG states, sampler position
+    trainer_state.pt      # optimizers, schedules, KL coefficient, step, RNG states (the prompt order follows from seed and step)
     trainer_state.json    # the same, minus tensors, for people
 
 A checkpoint is written to ``step-N.tmp`` and renamed when complete, so an interrupted save never

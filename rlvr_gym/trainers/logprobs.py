@@ -1,4 +1,4 @@
-"""From completions to ``(B, T)`` tensors, and the trainer's log-probabilities.
+"""From completions to ``(B, T)`` tensors (`SequenceBatch`, the PPO step's `RolloutBatch`), and the trainer's log-probabilities.
 
 The rollout engine reports, per sampled token, ``log pi(token | prefix)`` at
 temperature 1. The trainer recomputes the same quantity with its own forward
@@ -17,9 +17,9 @@ import torch
 from torch import Tensor
 
 if TYPE_CHECKING:
-    from .rollout import Completion
+    from ..rollout import Completion
 
-__all__ = ["SequenceBatch", "collate_completions", "forward_logprobs", "gather_logprobs", "take_rows"]
+__all__ = ["RolloutBatch", "SequenceBatch", "collate_completions", "forward_logprobs", "gather_logprobs", "take_rows"]
 
 B = TypeVar("B")
 
@@ -34,12 +34,46 @@ class SequenceBatch:
     """``# (B, T)`` int64: 1 on prompt and response tokens, 0 on padding."""
     response_mask: Tensor
     """``# (B, T)`` float32: 1 on response tokens only."""
-    old_logprobs: Tensor
-    """``# (B, T)`` float32: the engine's logprob of each response token, 0 elsewhere."""
+    engine_logprobs: Tensor
+    """``# (B, T)`` float32: the rollout engine's logprob of each response token (temperature 1), 0 elsewhere."""
 
     def to(self, device: torch.device | str) -> SequenceBatch:
         """The same batch with every tensor on ``device``."""
         return SequenceBatch(*(getattr(self, f.name).to(device) for f in dataclasses.fields(self)))
+
+
+@dataclass(frozen=True)
+class RolloutBatch:
+    """One PPO step's training batch; every tensor ``# (B, T)``, right-padded, on the trainer's device."""
+
+    input_ids: Tensor
+    """Prompt, response, padding (int64)."""
+    attention_mask: Tensor
+    """1 on prompt and response tokens (int64)."""
+    response_mask: Tensor
+    """1.0 on response tokens: the tokens that are scored and trained on."""
+    old_logprobs: Tensor
+    """The policy's logprobs of the sampled tokens at rollout time (before this step's updates)."""
+    ref_logprobs: Tensor
+    """The reference policy's logprobs of the same tokens."""
+    values: Tensor
+    """The value model's estimates at rollout time (`ValueModel` alignment)."""
+    rewards: Tensor
+    """``-kl_coef * KL`` per token, plus the sequence score on the last response token."""
+    advantages: Tensor
+    """GAE advantages (whitened when configured)."""
+    returns: Tensor
+    """The value model's regression targets: raw advantages + values."""
+    engine_logprobs: Tensor
+    """The rollout engine's own logprobs of the sampled tokens (temperature 1): a check of the weight sync."""
+
+    def rows(self, index: Tensor) -> RolloutBatch:
+        """The rows ``index``, with trailing all-padding columns dropped."""
+        return take_rows(self, index)
+
+    def sequences(self) -> SequenceBatch:
+        """The `SequenceBatch` view that `forward_logprobs` takes."""
+        return SequenceBatch(self.input_ids, self.attention_mask, self.response_mask, self.engine_logprobs)
 
 
 def take_rows(batch: B, index: Tensor) -> B:
@@ -58,14 +92,14 @@ def collate_completions(completions: Sequence[Completion], pad_token_id: int) ->
     input_ids = torch.full((B, T), pad_token_id, dtype=torch.long)  # (B, T)
     attention_mask = torch.zeros((B, T), dtype=torch.long)  # (B, T)
     response_mask = torch.zeros((B, T), dtype=torch.float32)  # (B, T)
-    old_logprobs = torch.zeros((B, T), dtype=torch.float32)  # (B, T)
+    engine_logprobs = torch.zeros((B, T), dtype=torch.float32)  # (B, T)
     for i, c in enumerate(completions):
         p, n = len(c.prompt_token_ids), len(c.token_ids)
         input_ids[i, : p + n] = torch.tensor(list(c.prompt_token_ids) + list(c.token_ids), dtype=torch.long)
         attention_mask[i, : p + n] = 1
         response_mask[i, p : p + n] = 1.0
-        old_logprobs[i, p : p + n] = torch.tensor(c.logprobs, dtype=torch.float32)
-    return SequenceBatch(input_ids, attention_mask, response_mask, old_logprobs)
+        engine_logprobs[i, p : p + n] = torch.tensor(c.logprobs, dtype=torch.float32)
+    return SequenceBatch(input_ids, attention_mask, response_mask, engine_logprobs)
 
 
 def gather_logprobs(logits: Tensor, input_ids: Tensor, temperature: float = 1.0) -> Tensor:

@@ -1,6 +1,6 @@
 """PPO for RLVR (Tülu 3's recipe): reward ``alpha`` for a verified response, minus ``beta * KL`` per token.
 
-One step of `PPOTrainer.train_step`, top to bottom:
+One step of `PPOTrainer.train_step`, top to bottom, numbered as in the code:
 
 1. **rollout**: draw the step's prompts, sample one completion each from the rollout engine;
 2. **verify**: score the responses with the task's verifier in the long-lived `VerifierPool`;
@@ -11,46 +11,46 @@ One step of `PPOTrainer.train_step`, top to bottom:
 5. **update**: ``ppo_epochs`` passes of shuffled mini-batches, gradient accumulation over
    micro-batches, clipped policy loss and clipped value loss, each model its own AdamW;
 6. **sync**: push the policy's new weights into the running engine (``load_weights``, no
-   restart), EMA-update the reference if asked, move the adaptive KL coefficient;
-7. **log**: metrics to the progress bar, ``metrics.jsonl``, TensorBoard (and W&B).
+   restart), EMA-update the reference if asked;
+7. **log**: the whole batch's metrics; the adaptive KL coefficient moves with the measured KL;
+   held-out accuracy when due; metrics to ``metrics.jsonl``, TensorBoard (and W&B).
 
-`PPOTrainer.train` repeats it, evaluates held-out accuracy when due, checkpoints every
-``checkpoint.save_every`` steps and on Ctrl-C, and resumes from a checkpoint exactly: on CPU with
-the same config a resumed run logs the same metrics as an uninterrupted one (``time/*`` aside).
-The maths lives in `rlvr_gym.trainers.ppo_math`; placement and optimizers behind `Strategy`.
+`PPOTrainer.train` repeats it, checkpoints every ``checkpoint.save_every`` steps and when it
+stops, and resumes from a checkpoint exactly: on CPU with the same config a resumed run logs the
+same metrics as an uninterrupted one (``time/*`` aside). The maths lives in
+`rlvr_gym.trainers.algorithms.ppo`, placement and optimizers behind `Strategy`, Ctrl-C and
+SIGTERM in `StopVote` (`rlvr_gym.trainers.stop`).
 
 **Several processes** (``strategy.distributed: zero2|zero3`` under ``deepspeed``/``torchrun``): every
 process runs this loop with its own rollout engine and verifier pool on a contiguous
 ``rollout_batch_size / world_size`` share of each step's prompts. What must agree is agreed
 collectively: advantages are whitened with the whole batch's statistics, the loss is a token
-mean over the whole mini-batch, metrics (and so the adaptive KL coefficient) are merged over
-processes, and the decisions to abandon a step or to stop after Ctrl-C are votes taken at the same
+mean over the whole mini-batch, metrics (and so the adaptive KL coefficient) cover the whole
+batch, and the decisions to abandon a step or to stop are `StopVote`'s votes, taken at the same
 points on every process, so collective calls always match. The main process writes the files;
 each process saves its own optimizer partition and RNG state in the checkpoint.
 """
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import json
 import math
 import shutil
-import signal
-import threading
 import time
 from collections import defaultdict
-from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
 import torch
 from torch import Tensor
 
-from ..config import ConfigError, to_dict
-from ..envs import Item, TaskSpec, format_prompt, get_task, load_items
+from ..config import to_dict
+from ..envs import Item, format_prompt, get_task, held_out_items, load_items
+from ..rollout import Completion, RolloutEngine, SamplingConfig, make_rollout_engine
 from ..verifiers import BatchResult, Reason, Verifier, VerifierPool
+from .algorithms.ppo import gae, kl_penalty, masked_whiten, next_kl_coef, per_token_rewards, ppo_policy_loss, sequence_scores, value_loss
 from .checkpoint import (
     REF_DIR,
     VALUE_DIR,
@@ -61,139 +61,25 @@ from .checkpoint import (
     restore_rng_state,
     save_trainer_state,
 )
-from .logprobs import SequenceBatch, collate_completions, forward_logprobs, take_rows
-from .ppo_config import MissingEOSPenalty, RefUpdate, TrainConfig
-from .ppo_math import (
-    gae,
-    kl_penalty,
-    masked_whiten,
-    next_kl_coef,
-    per_token_rewards,
-    ppo_policy_loss,
-    value_loss,
-)
-from .rollout import Completion, RolloutEngine, SamplingConfig, make_rollout_engine
+from .config import RefUpdate, TrainConfig, check_world_size
+from .logprobs import RolloutBatch, SequenceBatch, collate_completions, forward_logprobs, take_rows
 from .sampler import PromptSampler
-from .strategy import Strategy, Trainable, make_strategy
-from .tracking import MetricsLogger, ProgressBar, truncate_after
-from .value_model import ValueModel, dropout_free_config
+from .stop import StepAbandoned, StopVote, sigint_ignored
+from .strategies import make_strategy
+from .strategies.base import Strategy, Trainable
+from .tracking import MetricsLogger, ProcessMetrics, ProgressBar, merge_process_metrics, truncate_after
+from .models import load_causal_lm, load_tokenizer
+from .value_model import ValueModel
 
-__all__ = ["PPOTrainer", "RolloutBatch", "check_world_size", "held_out_items", "sequence_scores"]
+__all__ = ["PPOTrainer"]
 
 T = TypeVar("T")
-
-
-# --------------------------------------------------------------------------- the training batch
-
-
-@dataclass(frozen=True)
-class RolloutBatch:
-    """One step's training batch; every tensor ``# (B, T)``, right-padded, on the trainer's device."""
-
-    input_ids: Tensor
-    """Prompt, response, padding (int64)."""
-    attention_mask: Tensor
-    """1 on prompt and response tokens (int64)."""
-    response_mask: Tensor
-    """1.0 on response tokens: the tokens that are scored and trained on."""
-    old_logprobs: Tensor
-    """The policy's logprobs of the sampled tokens at rollout time (before this step's updates)."""
-    ref_logprobs: Tensor
-    """The reference policy's logprobs of the same tokens."""
-    values: Tensor
-    """The value model's estimates at rollout time (`ValueModel` alignment)."""
-    rewards: Tensor
-    """``-kl_coef * KL`` per token, plus the sequence score on the last response token."""
-    advantages: Tensor
-    """GAE advantages (whitened when configured)."""
-    returns: Tensor
-    """The value model's regression targets: raw advantages + values."""
-    engine_logprobs: Tensor
-    """The rollout engine's own logprobs of the sampled tokens (temperature 1): a check of the weight sync."""
-
-    def rows(self, index: Tensor) -> RolloutBatch:
-        """The rows ``index``, with trailing all-padding columns dropped."""
-        return take_rows(self, index)
-
-    def sequences(self) -> SequenceBatch:
-        """The `SequenceBatch` view that `forward_logprobs` takes."""
-        return SequenceBatch(self.input_ids, self.attention_mask, self.response_mask, self.old_logprobs)
-
-
-# --------------------------------------------------------------------------- small pure helpers
-
-
-def sequence_scores(
-    verifier_scores: Sequence[float], finished: Sequence[bool], mode: MissingEOSPenalty, penalty: float
-) -> Tensor:
-    """Sequence rewards ``# (B,)``: the verifier's scores, with responses that never emitted EOS penalised."""
-    scores = torch.tensor(verifier_scores, dtype=torch.float32)  # (B,)
-    no_eos = ~torch.tensor(finished, dtype=torch.bool)  # (B,)
-    if mode is MissingEOSPenalty.REPLACE:
-        return torch.where(no_eos, torch.full_like(scores, -penalty), scores)
-    if mode is MissingEOSPenalty.SUBTRACT:
-        return scores - penalty * no_eos.float()
-    return scores
-
-
-def held_out_items(spec: TaskSpec, options: dict[str, object], size: int) -> list[Item]:
-    """The first ``size`` distinct prompts of the test split (procedural splits repeat problems)."""
-    if size == 0:
-        return []
-    items = load_items(spec, "test", options)
-    seen: dict[str, Item] = {}
-    for item in items:
-        seen.setdefault(item.prompt, item)
-        if len(seen) == size:
-            break
-    return list(seen.values())
-
-
-def check_world_size(config: TrainConfig, world_size: int) -> None:
-    """Raise `ConfigError` unless the batch sizes split evenly over ``world_size`` processes.
-
-    ``rollout_batch_size`` and ``mini_batch_size`` count completions over all processes;
-    ``micro_batch_size`` is per process and must divide each process's mini-batch share.
-    """
-    ppo = config.ppo
-    for name in ("rollout_batch_size", "mini_batch_size"):
-        value = getattr(ppo, name)
-        if value % world_size:
-            raise ConfigError(f"ppo.{name}={value}: must be a multiple of the number of processes ({world_size})")
-    share = ppo.mini_batch_size // world_size
-    if share % ppo.micro_batch_size:
-        raise ConfigError(
-            f"ppo.micro_batch_size={ppo.micro_batch_size}: must divide each process's share of the mini-batch "
-            f"(ppo.mini_batch_size / processes = {ppo.mini_batch_size} / {world_size} = {share})"
-        )
 
 
 def _timed(fn: Callable[[], T]) -> tuple[T, float]:
     start = time.perf_counter()
     result = fn()
     return result, time.perf_counter() - start
-
-
-@contextlib.contextmanager
-def _sigint_ignored() -> Iterator[None]:
-    """Ignore SIGINT inside the block (main thread only; elsewhere signals cannot be changed)."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGINT, previous)
-
-
-class _EngineInterrupted(Exception):
-    """A helper process failed after Ctrl-C: a terminal's SIGINT reaches vLLM's engine process and the
-    verifier workers too. The step in progress is abandoned (it has changed nothing yet) or, for the
-    weight sync, finished without it."""
-
-
-# --------------------------------------------------------------------------- the trainer
 
 
 class PPOTrainer:
@@ -215,26 +101,28 @@ class PPOTrainer:
         self.config = config
         self.run_dir = run_dir
         self.policy_path = Path(policy_path).resolve()
-        self.stop_requested = False
         self.last_eval: dict[str, float] = {}
-        """The latest held-out metrics (`evaluate` in `train`), on every process."""
+        """The latest held-out metrics (`evaluate` in `train_step`), on every process."""
         self.last_eval_step = -1
         """The step ``last_eval`` was measured at."""
 
         self.spec = get_task(config.task.name)
-        self.train_items = load_items(self.spec, "train", config.task.source_options())
-        self.eval_items = held_out_items(self.spec, config.task.source_options(), config.eval.size)
+        self.train_items = load_items(self.spec, "train", config.task.source_options)
+        self.eval_items = held_out_items(self.spec, config.task.source_options, config.eval.size)
         self.sampler = PromptSampler(len(self.train_items), config.ppo.rollout_batch_size, config.seed)
         self.verifier: Verifier = self.spec.build_verifier(config.task.alpha)
         # Started before the strategy when this process has no other Python thread yet, so that its workers
         # can be forked, and with SIGINT ignored, which they inherit: a terminal's Ctrl-C reaches the whole
         # process group.
         self.pool = VerifierPool(workers=config.verify.workers, timeout_s=config.verify.timeout_s)
-        with _sigint_ignored():
+        with sigint_ignored():
             self.pool.verify(self.verifier, [("", self.train_items[0].ground_truth)] * config.verify.workers)
 
         self.strategy: Strategy = strategy if strategy is not None else make_strategy(config.strategy)
         check_world_size(config, self.strategy.world_size)
+        self.stop = StopVote(self.strategy.all_reduce_sum, announce=self._announce_stop)
+        self.bar = ProgressBar(False, config.total_steps, 0)
+        """The progress bar of `train` (a disabled one outside it)."""
         self.local_batch_size = config.ppo.rollout_batch_size // self.strategy.world_size
         """Prompts per step on this process (its contiguous share of the step's ``rollout_batch_size``)."""
         state = load_trainer_state(resume_from, self.strategy.rank) if resume_from is not None else None
@@ -242,10 +130,10 @@ class PPOTrainer:
         self.kl_coef = state["kl_coef"] if state else config.ppo.kl.init_kl_coef
         self.initial_eval: dict[str, float] | None = state.get("initial_eval") if state else None
         start = resume_from if resume_from is not None else self.policy_path
-        self.tokenizer = self._load_tokenizer(start)
+        self.tokenizer = load_tokenizer(start)
         total_updates = config.total_steps * config.ppo.updates_per_step
         self.policy: Trainable = self.strategy.prepare(
-            self._load_causal_lm(start), config.optim.lr, config.optim, total_updates
+            load_causal_lm(start), config.optim.lr, config.optim, total_updates
         )
         self.value: Trainable = self.strategy.prepare(
             self._load_value_model(resume_from), config.optim.value_lr, config.optim, total_updates
@@ -272,21 +160,6 @@ class PPOTrainer:
 
     # -- loading -----------------------------------------------------------------------------
 
-    @staticmethod
-    def _load_tokenizer(path: Path) -> Any:
-        from transformers import AutoTokenizer
-
-        tokenizer = AutoTokenizer.from_pretrained(path)
-        if tokenizer.pad_token_id is None and tokenizer.eos_token_id is None:
-            raise ValueError(f"{path}: the tokenizer has neither a pad nor an EOS token")
-        return tokenizer
-
-    @staticmethod
-    def _load_causal_lm(path: Path) -> torch.nn.Module:
-        from transformers import AutoModelForCausalLM
-
-        return AutoModelForCausalLM.from_pretrained(path, config=dropout_free_config(path), dtype=torch.float32)
-
     def _load_value_model(self, resume_from: Path | None) -> ValueModel:
         if resume_from is not None:
             return ValueModel.from_pretrained(resume_from / VALUE_DIR)
@@ -294,8 +167,8 @@ class PPOTrainer:
 
     def _load_ref_model(self, resume_from: Path | None) -> torch.nn.Module:
         if resume_from is not None and (resume_from / REF_DIR).is_dir():
-            return self._load_causal_lm(resume_from / REF_DIR)
-        return self._load_causal_lm(self.policy_path)
+            return load_causal_lm(resume_from / REF_DIR)
+        return load_causal_lm(self.policy_path)
 
     @property
     def pad_token_id(self) -> int:
@@ -309,47 +182,68 @@ class PPOTrainer:
     # -- one step ----------------------------------------------------------------------------
 
     def train_step(self) -> dict[str, float]:
-        """Steps 1-6 of the module docstring on the next batch; returns the step's metrics (step 7 is the caller's)."""
+        """Steps 1-7 of the module docstring on the next batch; returns the step's logged metrics.
+
+        Raises `StepAbandoned` (on every process) when a stop request made a helper process fail
+        during steps 1-2; the step has then changed nothing.
+        """
         cfg = self.config
-        metrics: dict[str, float] = {}
+        times: dict[str, float] = {}
         step_started = time.perf_counter()
 
-        # 1. rollout (this process's share of the step's prompts)
+        # 1. rollout: this process's share of the step's prompts, one completion each
         items = [self.train_items[i] for i in self._local_indices()]
-        try:
-            completions, metrics["time/generation"] = _timed(lambda: self._generate(items))
-
+        with self.stop.guard(restarts=lambda: self.pool.restarts):
+            completions, times["time/generation"] = _timed(lambda: self._generate(items))
             # 2. verify
-            result, metrics["time/verification"] = _timed(lambda: self._verify(completions, items))
-            interrupted = False
-        except _EngineInterrupted:
-            interrupted = True
-        if self._any_process(interrupted):  # every process abandons the step together
-            raise _EngineInterrupted("Ctrl-C stopped a rollout engine or verifier worker")
-        scores = sequence_scores(
-            result.scores, [c.finished for c in completions], cfg.ppo.missing_eos, cfg.ppo.missing_eos_penalty
-        )  # (B,)
+            result, times["time/verification"] = _timed(lambda: self._verify(completions, items))
+        self.stop.abandon_if_failed("the rollout")
+        finished = [c.finished for c in completions]
+        scores = sequence_scores(result.scores, finished, cfg.ppo.missing_eos, cfg.ppo.missing_eos_penalty)  # (B,)
 
-        # 3. KL-penalised rewards (and 4. advantages)
-        batch, metrics["time/forward"] = _timed(lambda: self._make_batch(completions, scores))
+        # 3. KL-penalised rewards
+        forward_started = time.perf_counter()
+        seq = collate_completions(completions, self.pad_token_id).to(self.strategy.device)
+        mask = seq.response_mask  # (B, T)
+        old_logprobs, ref_logprobs, values = self._rollout_forwards(seq)  # (B, T) each
+        values = values * mask
+        kl = kl_penalty(old_logprobs, ref_logprobs, cfg.ppo.kl_estimator) * mask  # (B, T)
+        rewards = per_token_rewards(scores.to(mask.device), kl, self.kl_coef, mask)  # (B, T)
+
+        # 4. advantages
+        advantages, returns = gae(rewards, values, mask, cfg.ppo.gamma, cfg.ppo.gae_lambda)  # (B, T) each
+        if cfg.ppo.whiten_advantages:  # over the whole batch, all processes' shares
+            advantages = masked_whiten(advantages, mask, all_reduce_sum=self.strategy.all_reduce_sum)
+        batch = RolloutBatch(
+            input_ids=seq.input_ids,
+            attention_mask=seq.attention_mask,
+            response_mask=mask,
+            old_logprobs=old_logprobs,
+            ref_logprobs=ref_logprobs,
+            values=values,
+            rewards=rewards,
+            advantages=advantages,
+            returns=returns,
+            engine_logprobs=seq.engine_logprobs,
+        )
+        times["time/forward"] = time.perf_counter() - forward_started
 
         # 5. update
-        update_stats, metrics["time/forward_backward"] = _timed(lambda: self._update(batch))
+        update_stats, times["time/forward_backward"] = _timed(lambda: self._update(batch))
 
         # 6. sync
-        metrics["time/weight_sync"] = self._sync()
+        times["time/weight_sync"] = self._sync()
         self.step += 1
 
-        metrics.update(self._share_metrics(batch, completions, result.counts))
-        if cfg.sampling.temperature == 1.0:  # the engine reports temperature-1 logprobs: comparable
-            gap = (batch.engine_logprobs - batch.old_logprobs) * batch.response_mask  # (B, T)
-            metrics["rollout/logprob_gap_max"] = float(gap.abs().max())
-        metrics.update(update_stats)
-        metrics["time/step"] = time.perf_counter() - step_started
-        metrics = self._merge_over_processes(metrics)
-        metrics.update(self._batch_metrics(batch, scores, completions))
-        metrics["kl/coef"] = self.kl_coef
-        self._move_kl_coef(metrics["kl/ref"])
+        # 7. log
+        times["time/step"] = time.perf_counter() - step_started
+        metrics = self._batch_metrics(batch, scores, finished, result.counts)
+        metrics.update(merge_process_metrics(self.strategy.gather_objects(self._process_metrics(batch, update_stats, times))))
+        metrics["kl/coef"] = self.kl_coef  # the coefficient this step used
+        self.kl_coef = next_kl_coef(cfg.ppo.kl, self.kl_coef, metrics["kl/ref"], cfg.ppo.rollout_batch_size)
+        if self._eval_due() and not self.stop.requested():
+            metrics.update(self._try_evaluate())
+        self._log(self.step, metrics)
         self._write_samples(items, completions, scores)
         return metrics
 
@@ -358,49 +252,24 @@ class PPOTrainer:
         start = self.strategy.rank * self.local_batch_size
         return self.sampler.indices(self.step)[start : start + self.local_batch_size]
 
-    def _any_process(self, flag: bool) -> bool:
-        """Whether ``flag`` holds on any process (collective)."""
-        return bool(self.strategy.all_reduce_sum(torch.tensor([float(flag)])).item() > 0)
-
-    def _merge_over_processes(self, metrics: dict[str, float]) -> dict[str, float]:
-        """One value per metric for the whole batch: the mean over processes (equal shares), the max
-        for ``*_max`` and ``time/*``; a metric missing on a process (a verifier reason it never saw) counts as 0."""
-        if self.strategy.world_size == 1:
-            return metrics
-        every = self.strategy.gather_objects(metrics)
-        merged: dict[str, float] = {}
-        for name in sorted(set().union(*every)):
-            values = [m.get(name, 0.0) for m in every]
-            take_max = name.endswith("_max") or name.startswith("time/")
-            merged[name] = max(values) if take_max else sum(values) / len(values)
-        return merged
-
     def _generate(self, items: Sequence[Item]) -> list[Completion]:
         seed = self.config.sampling.seed
         # prompt i of the step draws with seed + step * B + i, whichever process holds it
         offset = self.step * self.config.ppo.rollout_batch_size + self.strategy.rank * self.local_batch_size
         step_seed = None if seed is None else seed + offset
         sampling = dataclasses.replace(self.config.sampling, seed=step_seed)
-        prompts = [self.prompt_text(item) for item in items]
-        return self._engine_call(lambda: self.engine.generate(prompts, sampling))
-
-    def _engine_call(self, fn: Callable[[], T]) -> T:
-        """``fn()``, a call into the rollout engine's or the verifiers' processes, which Ctrl-C may have stopped."""
-        try:
-            return fn()
-        except Exception as exc:  # noqa: BLE001 - re-raised unless Ctrl-C already stopped the helper processes
-            if self.stop_requested:
-                raise _EngineInterrupted(str(exc)) from exc
-            raise
+        return self.engine.generate([self.prompt_text(item) for item in items], sampling)
 
     def _verify(self, completions: Sequence[Completion], items: Sequence[Item]) -> BatchResult:
-        restarts = self.pool.restarts
-        pairs = [(c.text, item.ground_truth) for c, item in zip(completions, items)]
-        result = self._engine_call(lambda: self.pool.verify(self.verifier, pairs))
-        if self.stop_requested and self.pool.restarts != restarts:
-            # a worker died under the same Ctrl-C and its item was scored as an error: do not train on that
-            raise _EngineInterrupted("a verifier worker stopped on Ctrl-C")
-        return result
+        return self.pool.verify(self.verifier, [(c.text, item.ground_truth) for c, item in zip(completions, items)])
+
+    def _rollout_forwards(self, seq: SequenceBatch) -> tuple[Tensor, Tensor, Tensor]:
+        """The policy's (old) and the reference's logprobs and the value model's estimates, ``# (B, T)`` each."""
+        temperature = self.config.sampling.temperature
+        old_logprobs = self._forward_in_chunks(lambda b: forward_logprobs(self.policy.module, b, temperature), seq)
+        ref_logprobs = self._forward_in_chunks(lambda b: forward_logprobs(self.ref_model, b, temperature), seq)
+        values = self._forward_in_chunks(lambda b: self.value.module(b.input_ids, b.attention_mask), seq)
+        return old_logprobs, ref_logprobs, values
 
     @torch.no_grad()
     def _forward_in_chunks(self, fn: Callable[[SequenceBatch], Tensor], batch: SequenceBatch) -> Tensor:
@@ -415,35 +284,6 @@ class PPOTrainer:
                 values = fn(part).float()  # (b, t)
             out[index, : values.shape[1]] = values
         return out
-
-    def _make_batch(self, completions: Sequence[Completion], scores: Tensor) -> RolloutBatch:
-        cfg = self.config
-        seq = collate_completions(completions, self.pad_token_id).to(self.strategy.device)  # old_logprobs: the engine's
-        mask = seq.response_mask  # (B, T)
-        temperature = cfg.sampling.temperature
-        old_logprobs = self._forward_in_chunks(lambda b: forward_logprobs(self.policy.module, b, temperature), seq)  # (B, T)
-        ref_logprobs = self._forward_in_chunks(lambda b: forward_logprobs(self.ref_model, b, temperature), seq)  # (B, T)
-        values = self._forward_in_chunks(lambda b: self.value.module(b.input_ids, b.attention_mask), seq) * mask  # (B, T)
-
-        kl = kl_penalty(old_logprobs, ref_logprobs, cfg.ppo.kl_estimator) * mask  # (B, T)
-        rewards = per_token_rewards(scores.to(mask.device), kl, self.kl_coef, mask)  # (B, T)
-        # 4. advantages
-        advantages, returns = gae(rewards, values, mask, cfg.ppo.gamma, cfg.ppo.gae_lambda)  # (B, T) each
-        if cfg.ppo.whiten_advantages:  # over the whole batch, all processes' shares
-            all_reduce = self.strategy.all_reduce_sum if self.strategy.world_size > 1 else None
-            advantages = masked_whiten(advantages, mask, all_reduce_sum=all_reduce)
-        return RolloutBatch(
-            input_ids=seq.input_ids,
-            attention_mask=seq.attention_mask,
-            response_mask=mask,
-            old_logprobs=old_logprobs,
-            ref_logprobs=ref_logprobs,
-            values=values,
-            rewards=rewards,
-            advantages=advantages,
-            returns=returns,
-            engine_logprobs=seq.old_logprobs,
-        )
 
     def _update(self, batch: RolloutBatch) -> dict[str, float]:
         """PPO epochs over shuffled mini-batches; gradient accumulation over micro-batches.
@@ -499,13 +339,13 @@ class PPOTrainer:
         """Push the policy into the engine; EMA the reference. Returns the push's seconds."""
         started = time.perf_counter()
         # Reading the weights is collective under ZeRO-3: every process reads them all, even when its
-        # engine is gone (Ctrl-C) and no longer needed (the checkpoint holds the new weights).
+        # engine is gone (Ctrl-C) and no longer needed (the checkpoint holds the new weights). A push that
+        # fails after a stop request is not voted on: the loop stops after this step anyway.
         weights = iter(self.strategy.full_named_parameters(self.policy.module))
         try:
-            if not self.stop_requested:
-                self._engine_call(lambda: self.engine.load_weights(weights))
-        except _EngineInterrupted:
-            pass
+            with self.stop.guard():
+                if not self.stop.signalled:
+                    self.engine.load_weights(weights)
         finally:
             for _ in weights:
                 pass
@@ -514,50 +354,50 @@ class PPOTrainer:
             self.strategy.ema_update(self.ref_model, self.policy.module, self.config.ppo.ref_ema_decay)
         return seconds
 
-    def _move_kl_coef(self, sequence_kl: float) -> None:
-        self.kl_coef = next_kl_coef(self.config.ppo.kl, self.kl_coef, sequence_kl, self.config.ppo.rollout_batch_size)
-
-    def _batch_metrics(self, batch: RolloutBatch, scores: Tensor, completions: Sequence[Completion]) -> dict[str, float]:
+    def _batch_metrics(
+        self, batch: RolloutBatch, scores: Tensor, finished: Sequence[bool], counts: dict[str, int]
+    ) -> dict[str, float]:
         """Rollout metrics of the whole batch, from sums over every process's share (collective)."""
         mask = batch.response_mask
         kl = (batch.old_logprobs - batch.ref_logprobs) * mask  # (B, T) k1, whatever the reward's estimator
+        reasons = list(Reason)
         sums = torch.stack(
             [
-                torch.tensor(float(len(completions))),  # rows
+                torch.tensor(float(len(finished))),  # rows
                 mask.sum().cpu(),  # response tokens
                 scores.sum().cpu(),
                 batch.rewards.sum().cpu(),
                 kl.sum().cpu(),
-                torch.tensor(float(sum(c.finished for c in completions))),
+                torch.tensor(float(sum(finished))),
                 (batch.values * mask).sum().cpu(),
                 ((batch.returns - batch.values).square() * mask).sum().cpu(),
+                *(torch.tensor(float(counts.get(reason.value, 0))) for reason in reasons),
             ]
         ).double()
-        sums = self.strategy.all_reduce_sum(sums)
-        rows, tokens, score, kl_penalized, kl_sum, finished, value, advantage_sq = sums.tolist()
+        totals = self.strategy.all_reduce_sum(sums).tolist()
+        rows, tokens, score, kl_penalized, kl_sum, eos, value, advantage_sq = totals[:8]
         tokens = max(tokens, 1.0)
-        return {
+        metrics = {
             "rewards/mean": score / rows,
             "rewards/kl_penalized": kl_penalized / rows,
             "kl/ref": kl_sum / rows,
             "kl/ref_per_token": kl_sum / tokens,
             "response/length": tokens / rows,
-            "response/eos_rate": finished / rows,
+            "response/eos_rate": eos / rows,
             "value/mean": value / tokens,
             "advantages/std_raw": math.sqrt(advantage_sq / tokens),
         }
-
-    @staticmethod
-    def _share_metrics(batch: RolloutBatch, completions: Sequence[Completion], counts: dict[str, int]) -> dict[str, float]:
-        """Metrics of this process's share that merge exactly by `_merge_over_processes` (equal shares)."""
-        n = len(completions)
-        metrics = {
-            "rewards/accuracy": counts.get(Reason.CORRECT.value, 0) / n,
-            "response/length_max": float(batch.response_mask.sum(dim=1).max()),
-        }
-        for reason, count in sorted(counts.items()):
-            metrics[f"verifier/{reason}"] = count / n
+        for reason, count in zip(reasons, totals[8:]):
+            metrics[f"verifier/{reason.value}"] = count / rows
         return metrics
+
+    def _process_metrics(self, batch: RolloutBatch, update_stats: dict[str, float], times: dict[str, float]) -> ProcessMetrics:
+        """This process's metrics that are not sums: update statistics (averaged), maxima and times."""
+        maxima = {"response/length_max": float(batch.response_mask.sum(dim=1).max()), **times}
+        if self.config.sampling.temperature == 1.0:  # the engine reports temperature-1 logprobs: comparable
+            gap = (batch.engine_logprobs - batch.old_logprobs) * batch.response_mask  # (B, T)
+            maxima["rollout/logprob_gap_max"] = float(gap.abs().max())
+        return ProcessMetrics(mean=update_stats, max=maxima)
 
     def _write_samples(self, items: Sequence[Item], completions: Sequence[Completion], scores: Tensor) -> None:
         """The first ``log.samples`` of the main process's share."""
@@ -574,7 +414,7 @@ class PPOTrainer:
         """Held-out accuracy: greedy responses of the engine's (current) policy to the test prompts.
 
         Each process answers its contiguous share of the prompts; the counts are summed over processes.
-        Raises `_EngineInterrupted` on every process when Ctrl-C stopped a helper process on any.
+        Raises `StepAbandoned` on every process when a stop request made a helper process fail on any.
         """
         if not self.eval_items:
             return {}
@@ -585,9 +425,9 @@ class PPOTrainer:
         items = self.eval_items[rank * share : (rank + 1) * share]
         started = time.perf_counter()
         counts = [0, 0, 0, 0]  # items, correct, response tokens, finished
-        try:
+        with self.stop.guard(restarts=lambda: self.pool.restarts):
             if items:
-                completions = self._engine_call(lambda: self.engine.generate([self.prompt_text(i) for i in items], greedy))
+                completions = self.engine.generate([self.prompt_text(i) for i in items], greedy)
                 result = self._verify(completions, items)
                 counts = [
                     len(items),
@@ -595,11 +435,7 @@ class PPOTrainer:
                     sum(len(c.token_ids) for c in completions),
                     sum(c.finished for c in completions),
                 ]
-            interrupted = False
-        except _EngineInterrupted:
-            interrupted = True
-        if self._any_process(interrupted):
-            raise _EngineInterrupted("Ctrl-C stopped a rollout engine or verifier worker during evaluation")
+        self.stop.abandon_if_failed("evaluation")
         counts = [sum(c) for c in zip(*self.strategy.gather_objects(counts))]
         n, correct, tokens, finished = counts
         return {
@@ -609,99 +445,64 @@ class PPOTrainer:
             "time/eval": time.perf_counter() - started,
         }
 
+    def _try_evaluate(self) -> dict[str, float]:
+        """`evaluate`, or nothing when a stop request interrupted it (every process then stops)."""
+        try:
+            self.last_eval, self.last_eval_step = self.evaluate(), self.step
+        except StepAbandoned:
+            return {}
+        return self.last_eval
+
+    def _eval_due(self) -> bool:
+        every = self.config.eval.every
+        return self.step == self.config.total_steps or bool(every and self.step % every == 0)
+
     # -- the loop ----------------------------------------------------------------------------
 
     def train(self, stop_after: int | None = None) -> bool:
         """Run steps until ``total_steps`` (or ``stop_after`` more steps, or Ctrl-C); checkpoint at the end.
 
         Returns True when ``total_steps`` was reached. The first SIGINT or SIGTERM finishes (or abandons,
-        if the engine died with it) the current step, saves a checkpoint and returns; a second SIGINT
-        raises `KeyboardInterrupt` at once.
+        if a helper process died with it) the current step, saves a checkpoint and returns; a second
+        SIGINT raises `KeyboardInterrupt` at once (see `StopVote`).
         """
         cfg = self.config
-        main = self.strategy.is_main
-        bar = ProgressBar(cfg.log.progress_bar and main, cfg.total_steps, self.step)
-        previous_handlers = self._install_signal_handlers(bar)
+        self.bar = ProgressBar(cfg.log.progress_bar and self.strategy.is_main, cfg.total_steps, self.step)
         saved_step = -1
         steps_run = 0
         try:
-            if self.step == 0 and self.initial_eval is None:
-                self._sync_stop()
-                self.initial_eval = self._try_evaluate()
-                if self.initial_eval:
-                    self._log(0, self.initial_eval)
-                    if main:
-                        bar.write(f"held-out accuracy before RL: {self.initial_eval['eval/accuracy']:.3f}")
-            while self.step < cfg.total_steps and not self._sync_stop():
-                try:
-                    metrics = self.train_step()
-                except _EngineInterrupted:
-                    self.stop_requested = True  # on every process: the step was abandoned on all of them
-                    break  # before it changed anything: the checkpoint is the previous step
-                if self._eval_due() and not self._sync_stop():
-                    metrics.update(self._try_evaluate())
-                self._log(self.step, metrics)  # 7. log
-                bar.update(metrics)
-                steps_run += 1
-                if cfg.checkpoint.save_every and self.step % cfg.checkpoint.save_every == 0:
+            with self.stop.handlers():
+                if self.step == 0 and self.initial_eval is None and not self.stop.requested():
+                    self.initial_eval = self._try_evaluate()
+                    if self.initial_eval:
+                        self._log(0, self.initial_eval)
+                        if self.strategy.is_main:
+                            self.bar.write(f"held-out accuracy before RL: {self.initial_eval['eval/accuracy']:.3f}")
+                while self.step < cfg.total_steps and not self.stop.requested():
+                    try:
+                        metrics = self.train_step()
+                    except StepAbandoned:
+                        break  # before it changed anything: the checkpoint is the previous step's
+                    self.bar.update(metrics)
+                    steps_run += 1
+                    if cfg.checkpoint.save_every and self.step % cfg.checkpoint.save_every == 0:
+                        self.save()
+                        saved_step = self.step
+                    if stop_after is not None and steps_run >= stop_after:
+                        break
+                if saved_step != self.step:
                     self.save()
-                    saved_step = self.step
-                if stop_after is not None and steps_run >= stop_after:
-                    break
-            if saved_step != self.step:
-                self.save()
         finally:
-            bar.close()
-            for signum, previous in previous_handlers.items():
-                signal.signal(signum, previous)
+            self.bar.close()
         return self.step >= cfg.total_steps
 
-    def _eval_due(self) -> bool:
-        every = self.config.eval.every
-        return self.step == self.config.total_steps or bool(every and self.step % every == 0)
-
-    def _sync_stop(self) -> bool:
-        """Whether Ctrl-C reached any process; afterwards ``stop_requested`` is the same on every process."""
-        self.stop_requested = self._any_process(self.stop_requested)
-        return self.stop_requested
-
-    def _try_evaluate(self) -> dict[str, float]:
-        """`evaluate`, or nothing when Ctrl-C stopped it (call right after `_sync_stop`)."""
-        if self.stop_requested:
-            return {}
-        try:
-            self.last_eval, self.last_eval_step = self.evaluate(), self.step
-        except _EngineInterrupted:
-            self.stop_requested = True
-            return {}
-        return self.last_eval
+    def _announce_stop(self, signal_name: str) -> None:
+        if self.strategy.is_main:
+            self.bar.write(f"{signal_name}: finishing step {self.step + 1}, then saving a checkpoint (Ctrl-C again to abort)")
 
     def _log(self, step: int, metrics: dict[str, float]) -> None:
         if self.logger is not None:
             self.logger.log(step, metrics)
-
-    def _install_signal_handlers(self, bar: ProgressBar) -> dict[int, Any]:
-        """SIGINT (Ctrl-C) and SIGTERM request a stop after the current step; a second SIGINT aborts.
-
-        SIGTERM is what launchers (``torchrun``, ``deepspeed``) send their workers when they get
-        Ctrl-C themselves, and what schedulers send before preempting a job: it never aborts, so a
-        worker that gets both (the terminal's SIGINT, then the launcher's SIGTERM) still saves.
-        Returns the previous handlers (none off the main thread, where signals cannot be caught).
-        """
-        if threading.current_thread() is not threading.main_thread():
-            return {}
-
-        def on_signal(signum: int, frame: Any) -> None:
-            if signum == signal.SIGINT and self.stop_requested:
-                raise KeyboardInterrupt
-            if self.stop_requested:
-                return
-            self.stop_requested = True
-            if self.strategy.is_main:
-                name = "Ctrl-C" if signum == signal.SIGINT else signal.Signals(signum).name
-                bar.write(f"{name}: finishing step {self.step + 1}, then saving a checkpoint (Ctrl-C again to abort)")
-
-        return {signum: signal.signal(signum, on_signal) for signum in (signal.SIGINT, signal.SIGTERM)}
 
     # -- checkpoints -------------------------------------------------------------------------
 
@@ -725,13 +526,11 @@ class PPOTrainer:
         self.strategy.save_pretrained(self.value.module, tmp / VALUE_DIR)
         if self.config.ppo.ref_update is RefUpdate.EMA:
             self.strategy.save_pretrained(self.ref_model, tmp / REF_DIR)
-        position = self.sampler.position(self.step)
         save_trainer_state(
             tmp,
             {
                 "step": self.step,
                 "kl_coef": self.kl_coef,
-                "sampler": dataclasses.asdict(position),
                 "policy_start": str(self.policy_path),
                 "ref": "ema" if self.config.ppo.ref_update is RefUpdate.EMA else str(self.policy_path),
                 "initial_eval": self.initial_eval,

@@ -8,23 +8,9 @@ abandoned half-way (Ctrl-C) draws the same items when it is run again.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 
-__all__ = ["PromptSampler", "SamplerPosition"]
-
-
-@dataclass(frozen=True)
-class SamplerPosition:
-    """Where the stream stands before a step: a checkpoint records it."""
-
-    epoch: int
-    """Pass over the items (0-based)."""
-    offset: int
-    """Items of that epoch already drawn."""
-    consumed: int
-    """Items drawn since the start of the run."""
+__all__ = ["PromptSampler"]
 
 
 class PromptSampler:
@@ -57,9 +43,3 @@ class PromptSampler:
             epoch, offset = divmod(position, self.num_items)
             out.append(int(self._order(epoch)[offset]))
         return out
-
-    def position(self, step: int) -> SamplerPosition:
-        """The stream position before step ``step``."""
-        consumed = step * self.batch_size
-        epoch, offset = divmod(consumed, self.num_items)
-        return SamplerPosition(epoch=epoch, offset=offset, consumed=consumed)

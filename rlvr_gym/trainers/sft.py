@@ -16,7 +16,7 @@ from typing import Any
 import torch
 
 from ..envs import Item, TaskSpec, format_prompt
-from .ppo_config import SFTConfig, TaskConfig
+from .config import SFTConfig, TaskConfig
 from .tiny import build_tiny_model
 
 __all__ = ["build_sft_checkpoint", "demonstration", "sft_loss"]
@@ -54,7 +54,7 @@ def probe_accuracy(
     model: torch.nn.Module, tokenizer: Any, spec: TaskSpec, items: Sequence[Item], task: TaskConfig, max_new_tokens: int
 ) -> float:
     """Greedy accuracy of ``model`` on ``items`` (verified in-process); leaves the model in train mode."""
-    from .rollout import HFEngine, HFEngineConfig, SamplingConfig
+    from ..rollout import HFEngine, HFEngineConfig, SamplingConfig
 
     verifier = spec.build_verifier(task.alpha)
     engine = HFEngine(model, tokenizer, HFEngineConfig(max_batch_size=len(items)))

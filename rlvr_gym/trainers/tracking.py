@@ -11,11 +11,32 @@ from __future__ import annotations
 import json
 import math
 from pathlib import Path
-from typing import Any, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Mapping, Sequence
 
-__all__ = ["METRICS_FILE", "MetricsLogger", "ProgressBar", "read_metrics", "truncate_after"]
+__all__ = ["METRICS_FILE", "MetricsLogger", "ProcessMetrics", "ProgressBar", "merge_process_metrics", "read_metrics", "truncate_after"]
 
 METRICS_FILE = "metrics.jsonl"
+
+
+@dataclass(frozen=True)
+class ProcessMetrics:
+    """One process's metrics of a step, by how they combine over processes (equal shares of the batch)."""
+
+    mean: Mapping[str, float] = field(default_factory=dict)
+    """Averaged over processes: rates and means of this process's share, loss and update statistics."""
+    max: Mapping[str, float] = field(default_factory=dict)
+    """The largest over processes: maxima of the share, and times (the slowest process sets the pace)."""
+
+
+def merge_process_metrics(every: Sequence[ProcessMetrics]) -> dict[str, float]:
+    """The whole batch's metrics from every process's `ProcessMetrics` (a name missing on a process counts as 0)."""
+    merged: dict[str, float] = {}
+    for name in sorted(set().union(*(m.mean for m in every))):
+        merged[name] = sum(m.mean.get(name, 0.0) for m in every) / len(every)
+    for name in sorted(set().union(*(m.max for m in every))):
+        merged[name] = max(m.max.get(name, 0.0) for m in every)
+    return merged
 
 
 def read_metrics(run_dir: str | Path) -> list[dict[str, Any]]:
@@ -98,7 +119,7 @@ class ProgressBar:
             return
         postfix = {
             "reward": f"{metrics.get('rewards/mean', float('nan')):.2f}",
-            "acc": f"{metrics.get('rewards/accuracy', float('nan')):.2f}",
+            "acc": f"{metrics.get('verifier/correct', float('nan')):.2f}",
             "kl": f"{metrics.get('kl/ref', float('nan')):.3f}",
             "len": f"{metrics.get('response/length', float('nan')):.1f}",
         }

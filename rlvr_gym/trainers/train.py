@@ -27,9 +27,9 @@ from ..config import to_dict
 from ..envs import get_task, load_items
 from .checkpoint import latest_checkpoint, load_trainer_state, resolve_resume
 from .ppo import PPOTrainer
-from .ppo_config import TrainConfig
+from .config import TrainConfig
 from .sft import build_sft_checkpoint
-from .strategy import make_strategy
+from .strategies import make_strategy
 
 __all__ = ["RunResult", "default_run_dir", "run_training", "seed_everything"]
 
@@ -72,7 +72,7 @@ def _starting_policy(config: TrainConfig, run_dir: Path, resume_from: Path | Non
         log(f"reusing the SFT checkpoint {sft_dir}")
         return sft_dir
     spec = get_task(config.task.name)
-    items = load_items(spec, "train", config.task.source_options())
+    items = load_items(spec, "train", config.task.source_options)
     log(f"building the tiny model and running {config.sft.steps} SFT steps on {spec.name} -> {sft_dir}")
     return build_sft_checkpoint(sft_dir, spec, items, config.task, config.sft, config.seed, log=log)
 
@@ -116,7 +116,7 @@ def run_training(config: TrainConfig, stop_after: int | None = None, log: Any = 
         summary = {
             "run_dir": str(run_dir),
             "completed": completed,
-            "interrupted": trainer.stop_requested,
+            "interrupted": trainer.stop.signalled,
             "step": trainer.step,
             "total_steps": config.total_steps,
             "task": config.task.name,

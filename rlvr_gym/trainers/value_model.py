@@ -2,7 +2,7 @@
 
 ``values[:, t]`` is read from the hidden state at ``t - 1``, the state in which token ``t`` is
 chosen, so values align with tokens the way `rlvr_gym.trainers.logprobs.gather_logprobs` aligns
-logprobs, and `rlvr_gym.trainers.ppo_math.gae` can take both with the same response mask.
+logprobs, and `rlvr_gym.trainers.algorithms.ppo.gae` can take both with the same response mask.
 
 Saved as a Hugging Face folder: the backbone's ``save_pretrained`` (``AutoModel`` reloads it)
 plus ``value_head.safetensors``.
@@ -15,25 +15,12 @@ from pathlib import Path
 import torch
 from torch import Tensor
 
-__all__ = ["VALUE_HEAD_FILE", "ValueModel", "dropout_free_config"]
+from .models import dropout_free_config
+
+__all__ = ["VALUE_HEAD_FILE", "ValueModel"]
 
 VALUE_HEAD_FILE = "value_head.safetensors"
 """The head's weights beside the backbone's checkpoint: ``weight`` ``# (1, H)`` and ``bias`` ``# (1,)``."""
-
-
-def dropout_free_config(path: str | Path):
-    """The checkpoint's transformers config with every dropout probability set to 0.
-
-    PPO compares logprobs (and values) computed at rollout time with those of the update's forward
-    passes: both must come from the same function, so RLHF trainers (TRL, OpenRLHF) turn dropout off.
-    """
-    from transformers import AutoConfig
-
-    config = AutoConfig.from_pretrained(path)
-    for key, value in config.to_dict().items():
-        if isinstance(value, float) and ("dropout" in key or key.endswith("_pdrop")):
-            setattr(config, key, 0.0)
-    return config
 
 
 class ValueModel(torch.nn.Module):

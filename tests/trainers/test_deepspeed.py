@@ -24,7 +24,8 @@ torch = pytest.importorskip("torch")
 pytest.importorskip("transformers")
 
 from rlvr_gym.config import ConfigError  # noqa: E402
-from rlvr_gym.trainers.strategy import Distributed, OptimizerConfig, StrategyConfig, lr_lambda, make_strategy  # noqa: E402
+from rlvr_gym.trainers.strategies import Distributed, OptimizerConfig, StrategyConfig, make_strategy  # noqa: E402
+from rlvr_gym.trainers.strategies.base import lr_lambda  # noqa: E402
 
 HAVE_DEEPSPEED = importlib.util.find_spec("deepspeed") is not None
 needs_deepspeed = pytest.mark.skipif(not HAVE_DEEPSPEED, reason="deepspeed is not installed (pip install deepspeed==0.19.8)")
@@ -116,7 +117,7 @@ def test_two_process_zero(stage, bf16, tiny_model_dir, tmp_path):
 
 
 def test_deepspeed_config_maps_our_config():
-    from rlvr_gym.trainers.deepspeed_strategy import deepspeed_config
+    from rlvr_gym.trainers.strategies.deepspeed import deepspeed_config
 
     if not HAVE_DEEPSPEED:
         pytest.skip("deepspeed is not installed (pip install deepspeed==0.19.8)")
@@ -158,7 +159,7 @@ def test_zero_needs_deepspeed_installed(monkeypatch):
 def test_train_config_accepts_zero_keys():
     if not HAVE_DEEPSPEED:
         pytest.skip("deepspeed is not installed (pip install deepspeed==0.19.8)")
-    from rlvr_gym.trainers.ppo_config import TrainConfig
+    from rlvr_gym.trainers.config import TrainConfig
     from rlvr_gym.config import load_config
 
     config = load_config(TrainConfig, None, ["strategy.distributed=zero2", "strategy.device=cuda", "strategy.dtype=bfloat16"])

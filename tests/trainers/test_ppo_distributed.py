@@ -38,7 +38,7 @@ pytestmark = [
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
 ONE_UPDATE_PER_STEP = (
-    "task.digits=1",
+    "task.source_options.digits=1",
     "ppo.rollout_batch_size=8",
     "ppo.mini_batch_size=8",
     "ppo.micro_batch_size=2",
@@ -110,7 +110,7 @@ def _assert_same_training(single_dir: Path, dual_dir: Path, single: list[dict], 
     # one record per step, written once (by the main process)
     assert [r["step"] for r in dual] == [r["step"] for r in single] == list(range(len(single)))
     for a, b in zip(single, dual):
-        for key in ("rewards/mean", "rewards/accuracy", "response/length", "response/eos_rate", "eval/accuracy"):
+        for key in ("rewards/mean", "verifier/correct", "response/length", "response/eos_rate", "eval/accuracy"):
             assert (key in a) == (key in b), key
             if key in a:
                 assert a[key] == pytest.approx(b[key], abs=1e-9), (a["step"], key)

@@ -14,8 +14,9 @@ import pytest
 torch = pytest.importorskip("torch")
 pytest.importorskip("transformers")
 
-from rlvr_gym.trainers.ppo import PPOTrainer, sequence_scores  # noqa: E402
-from rlvr_gym.trainers.ppo_config import MissingEOSPenalty, TrainConfig, load_train_config  # noqa: E402
+from rlvr_gym.trainers.algorithms.ppo import sequence_scores  # noqa: E402
+from rlvr_gym.trainers.ppo import PPOTrainer  # noqa: E402
+from rlvr_gym.trainers.config import MissingEOSPenalty, TrainConfig, load_train_config  # noqa: E402
 from rlvr_gym.trainers.tracking import read_metrics  # noqa: E402
 from rlvr_gym.trainers.train import run_training  # noqa: E402
 
@@ -31,7 +32,7 @@ def tiny_config(run_dir: Path, model_dir: Path, *overrides: str) -> TrainConfig:
             f"run_dir={run_dir}",
             f"model.path={model_dir}",
             "total_steps=4",
-            "task.digits=1",
+            "task.source_options.digits=1",
             "ppo.rollout_batch_size=8",
             "ppo.mini_batch_size=4",
             "ppo.micro_batch_size=2",
@@ -163,5 +164,5 @@ def test_missing_eos_penalty_reaches_the_reward(tmp_path, tiny_model_dir):
         tmp_path, tiny_model_dir, "sampling.max_new_tokens=3", "ppo.missing_eos=replace", "ppo.missing_eos_penalty=3"
     ) as trainer:
         step = trainer.train_step()
-    assert step["rewards/accuracy"] == 0.0
+    assert step["verifier/correct"] == 0.0
     assert step["rewards/mean"] == pytest.approx(-3.0 * (1.0 - step["response/eos_rate"]))

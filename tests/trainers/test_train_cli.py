@@ -22,7 +22,7 @@ pytest.importorskip("transformers")
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
 TINY_RUN = (
-    "task.digits=1",
+    "task.source_options.digits=1",
     "ppo.rollout_batch_size=8",
     "ppo.mini_batch_size=4",
     "ppo.micro_batch_size=2",

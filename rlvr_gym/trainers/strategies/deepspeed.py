@@ -13,7 +13,7 @@ How the `Strategy` protocol maps onto DeepSpeed:
   ``gradient_clipping`` = `OptimizerConfig.max_grad_norm`, bf16 mixed precision on CUDA when
   ``dtype: bfloat16`` (bf16 weights and gradients, fp32 master weights and Adam state in the ZeRO
   partitions; on CPU, ``bfloat16`` is autocast over fp32 weights, as in `SingleDevice`), and the
-  `rlvr_gym.trainers.strategy.lr_lambda` schedule (a ``LambdaLR`` stepped by the engine).
+  `rlvr_gym.trainers.strategies.lr_lambda` schedule (a ``LambdaLR`` stepped by the engine).
 - **Gradient accumulation is the loop's**, not DeepSpeed's: the config sets
   ``gradient_accumulation_steps: 1`` and ``managed_gradient_accumulation: false``, so
   ``trainable.backward(loss)`` (``engine.backward``) only accumulates this rank's gradient of the
@@ -42,7 +42,7 @@ How the `Strategy` protocol maps onto DeepSpeed:
   masters exactly (no rounding through bf16), so resuming continues bit for bit when the model
   weights are the Hugging Face folder saved at the same step (which `save_pretrained` writes).
 
-Needs ``deepspeed`` (``pip install deepspeed==0.19.8``). On CPU it runs with
+Needs ``deepspeed`` (`DEEPSPEED_INSTALL_HINT`). On CPU it runs with
 ``DS_ACCELERATOR=cpu`` (set here when the device is ``cpu``) and the gloo backend; on CUDA, nccl.
 """
 
@@ -61,32 +61,19 @@ from typing import Any, Iterator, Mapping
 import torch
 from torch import Tensor
 
-from ..config import deep_merge
-from .ppo_math import ema_update
-from .strategy import DType, Distributed, OptimizerConfig, StrategyConfig, _enable_gradient_checkpointing, lr_lambda
+from ...config import deep_merge
+from ..algorithms.ppo import ema_update
+from .base import enable_gradient_checkpointing, lr_lambda
+from .config import DType, Distributed, OptimizerConfig, StrategyConfig, require_deepspeed
 
 __all__ = [
-    "DEEPSPEED_INSTALL_HINT",
     "DeepSpeedStrategy",
     "DeepSpeedTrainable",
     "deepspeed_config",
-    "require_deepspeed",
 ]
-
-DEEPSPEED_INSTALL_HINT = "pip install deepspeed==0.19.8"
-"""What to run when DeepSpeed is missing (the version these strategies are tested with)."""
 
 _STAGES = {Distributed.ZERO2: 2, Distributed.ZERO3: 3}
 _LAUNCHER_VARS = ("RANK", "LOCAL_RANK", "WORLD_SIZE", "MASTER_ADDR", "MASTER_PORT")
-
-
-def require_deepspeed(distributed: Distributed | str) -> None:
-    """Raise `ImportError` naming the install command when ``deepspeed`` is not importable."""
-    if importlib.util.find_spec("deepspeed") is None:
-        raise ImportError(
-            f"strategy.distributed={Distributed(distributed).value} needs DeepSpeed, which is not installed: "
-            f"{DEEPSPEED_INSTALL_HINT} (or set strategy.distributed=none)"
-        )
 
 
 def deepspeed_config(
@@ -294,7 +281,7 @@ class DeepSpeedStrategy:
     def prepare(self, module: torch.nn.Module, lr: float, optim: OptimizerConfig, total_updates: int) -> DeepSpeedTrainable:
         module.to(device=self._device, dtype=torch.float32)
         if self.config.gradient_checkpointing:
-            _enable_gradient_checkpointing(module)
+            enable_gradient_checkpointing(module)
         module.train()
         params = [p for p in module.parameters() if p.requires_grad]
         factor = lr_lambda(optim, total_updates)

@@ -18,18 +18,16 @@ note "Approximating KL divergence" (the k1/k2/k3 estimators).
 
 from __future__ import annotations
 
-import enum
 import math
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 import torch
 from torch import Tensor
 
+from ..config import KLControl, KLControlConfig, KLEstimator, MissingEOSPenalty
+
 __all__ = [
-    "KLControl",
-    "KLControlConfig",
-    "KLEstimator",
     "PolicyLossStats",
     "ValueLossStats",
     "adaptive_kl_coef",
@@ -42,6 +40,7 @@ __all__ = [
     "next_kl_coef",
     "per_token_rewards",
     "ppo_policy_loss",
+    "sequence_scores",
     "value_loss",
 ]
 
@@ -78,12 +77,16 @@ def masked_var(x: Tensor, mask: Tensor, unbiased: bool = True) -> Tensor:
     return var
 
 
+def _local_sum(x: Tensor) -> Tensor:
+    return x
+
+
 def masked_whiten(
     x: Tensor,
     mask: Tensor,
     shift_mean: bool = True,
     eps: float = 1e-8,
-    all_reduce_sum: Callable[[Tensor], Tensor] | None = None,
+    all_reduce_sum: Callable[[Tensor], Tensor] = _local_sum,
 ) -> Tensor:
     """Whiten the unmasked elements of ``x``: ``(x - mean) / sqrt(var + eps)``.
 
@@ -93,43 +96,21 @@ def masked_whiten(
 
     ``all_reduce_sum``: when the batch is split over processes, a function that sums a tensor
     over all of them (two calls: the sums and counts, then the squared deviations), so every
-    process whitens with the statistics of the whole batch. None: ``x`` is the whole batch.
+    process whitens with the statistics of the whole batch. The default sums over ``x`` alone.
     """
-    if all_reduce_sum is None:
-        mean = masked_mean(x, mask)
-        var = masked_var(x, mask, unbiased=True)
-    else:
-        m = mask.to(x.dtype)
-        total, n = all_reduce_sum(torch.stack([(x * m).sum(), m.sum()]))
-        if n < 2:
-            raise ValueError("masked_whiten: an unbiased variance needs at least two unmasked elements")
-        mean = total / n
-        var = all_reduce_sum(((x - mean) ** 2 * m).sum()) / (n - 1)
+    m = mask.to(x.dtype)
+    total, n = all_reduce_sum(torch.stack([(x * m).sum(), m.sum()]))
+    if n < 2:
+        raise ValueError("masked_whiten: an unbiased variance needs at least two unmasked elements")
+    mean = total / n
+    var = all_reduce_sum(((x - mean) ** 2 * m).sum()) / n * n / (n - 1)  # Bessel, as `masked_var` rounds it
     whitened = (x - mean) * torch.rsqrt(var + eps)
     if not shift_mean:
         whitened = whitened + mean
-    return whitened * mask.to(x.dtype)
+    return whitened * m
 
 
 # --------------------------------------------------------------------------- KL penalty and rewards
-
-
-class KLEstimator(str, enum.Enum):
-    """Per-token estimators of ``KL(pi || pi_ref)`` from samples of ``pi`` (Schulman's note).
-
-    With ``log_ratio = logprobs - ref_logprobs`` and ``r = exp(-log_ratio) = pi_ref / pi``:
-
-    - ``k1``: ``log_ratio``. Unbiased, high variance, can be negative per token.
-    - ``k2``: ``log_ratio ** 2 / 2``. Biased, low variance, never negative.
-    - ``k3``: ``(r - 1) - log r``. Unbiased, low variance, never negative.
-    """
-
-    K1 = "k1"
-    K2 = "k2"
-    K3 = "k3"
-
-    def __str__(self) -> str:
-        return self.value
 
 
 def kl_penalty(logprobs: Tensor, ref_logprobs: Tensor, kind: KLEstimator = KLEstimator.K1) -> Tensor:
@@ -146,6 +127,19 @@ def kl_penalty(logprobs: Tensor, ref_logprobs: Tensor, kind: KLEstimator = KLEst
         return 0.5 * log_ratio.square()
     # k3: (r - 1) - log r with log r = -log_ratio; expm1 keeps it exact near 0.
     return torch.expm1(-log_ratio) + log_ratio
+
+
+def sequence_scores(
+    verifier_scores: Sequence[float], finished: Sequence[bool], mode: MissingEOSPenalty, penalty: float
+) -> Tensor:
+    """Sequence rewards ``# (B,)``: the verifier's scores, with responses that never emitted EOS penalised."""
+    scores = torch.tensor(verifier_scores, dtype=torch.float32)  # (B,)
+    no_eos = ~torch.tensor(finished, dtype=torch.bool)  # (B,)
+    if mode is MissingEOSPenalty.REPLACE:
+        return torch.where(no_eos, torch.full_like(scores, -penalty), scores)
+    if mode is MissingEOSPenalty.SUBTRACT:
+        return scores - penalty * no_eos.float()
+    return scores
 
 
 def per_token_rewards(seq_reward: Tensor, kl: Tensor, kl_coef: float, mask: Tensor) -> Tensor:
@@ -286,37 +280,6 @@ def ema_update(ref_params: Iterable[Tensor], policy_params: Iterable[Tensor], de
 
 
 # --------------------------------------------------------------------------- KL coefficient control
-
-
-class KLControl(str, enum.Enum):
-    """How the KL coefficient evolves: ``fixed`` or ``adaptive`` (Ziegler et al. 2019)."""
-
-    FIXED = "fixed"
-    ADAPTIVE = "adaptive"
-
-    def __str__(self) -> str:
-        return self.value
-
-
-@dataclass(frozen=True)
-class KLControlConfig:
-    """The KL coefficient's controller."""
-
-    kind: KLControl = KLControl.FIXED
-    """`KLControl.FIXED` keeps ``init_kl_coef``; `KLControl.ADAPTIVE` steers the KL towards ``target``."""
-    init_kl_coef: float = 0.05
-    """The coefficient at step 0 (``beta`` in Ziegler et al.)."""
-    target: float = 6.0
-    """Adaptive only: the KL (nats per sequence, as measured by the caller) to hold."""
-    horizon: float = 10_000.0
-    """Adaptive only: samples over which the error is corrected (``K_beta`` in Ziegler et al.)."""
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "kind", KLControl(self.kind))
-        if self.init_kl_coef < 0:
-            raise ValueError("KLControlConfig: init_kl_coef must be >= 0")
-        if self.kind is KLControl.ADAPTIVE and (self.target <= 0 or self.horizon <= 0):
-            raise ValueError("KLControlConfig: adaptive control needs target > 0 and horizon > 0")
 
 
 def adaptive_kl_coef(kl_coef: float, current_kl: float, target: float, horizon: float, n_steps: int) -> float:

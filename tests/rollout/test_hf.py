@@ -9,9 +9,7 @@ import pytest
 torch = pytest.importorskip("torch")
 pytest.importorskip("transformers")
 
-from rlvr_gym.trainers.logprobs import collate_completions, forward_logprobs  # noqa: E402
-from rlvr_gym.trainers.rollout import (  # noqa: E402
-    Completion,
+from rlvr_gym.rollout import (  # noqa: E402
     EngineKind,
     HFEngine,
     HFEngineConfig,
@@ -19,9 +17,9 @@ from rlvr_gym.trainers.rollout import (  # noqa: E402
     RolloutEngine,
     SamplingConfig,
     make_rollout_engine,
-    sample_tokens,
 )
-from tests.trainers.engine_checks import assert_well_formed  # noqa: E402
+from rlvr_gym.rollout.hf import sample_tokens  # noqa: E402
+from tests.rollout.engine_checks import assert_well_formed, max_logprob_gap  # noqa: E402
 
 LOGPROB_TOL = 1e-4
 """Max abs difference allowed between engine and recomputed logprobs (float32; measured ~1e-6)."""
@@ -33,12 +31,6 @@ PROMPTS = ["1+1=", "What is 12*7? Answer:", [4 + ord("9")], "x", "<|im_start|>us
 def engine(tiny_model_dir) -> HFEngine:
     # 6 prompts in chunks of 4: exercises chunking and left padding of unequal prompts
     return HFEngine.from_pretrained(tiny_model_dir, HFEngineConfig(max_batch_size=4))
-
-
-def recomputed(engine: HFEngine, completions: list[Completion]) -> tuple[torch.Tensor, torch.Tensor]:
-    batch = collate_completions(completions, engine.pad_id)
-    with torch.no_grad():
-        return forward_logprobs(engine.model, batch), batch.old_logprobs
 
 
 def test_engine_satisfies_the_protocol(engine):
@@ -62,16 +54,14 @@ def test_same_seed_same_completions_other_seed_others(engine):
 
 def test_logprobs_equal_a_recomputed_forward_pass(engine):
     completions = engine.generate(PROMPTS, SamplingConfig(max_new_tokens=32, seed=2))
-    logprobs, old_logprobs = recomputed(engine, completions)
-    diff = (logprobs - old_logprobs).abs().max().item()
+    diff = max_logprob_gap(engine.model, completions, engine.pad_id)
     assert diff < LOGPROB_TOL, f"max |engine - recomputed| = {diff:.2e}"
 
 
 def test_logprobs_are_at_temperature_1_whatever_the_sampling_temperature(engine):
     sampling = SamplingConfig(max_new_tokens=16, temperature=0.7, top_k=20, top_p=0.9, seed=3)
     completions = engine.generate(PROMPTS, sampling)
-    logprobs, old_logprobs = recomputed(engine, completions)  # forward_logprobs at temperature 1
-    assert (logprobs - old_logprobs).abs().max().item() < LOGPROB_TOL
+    assert max_logprob_gap(engine.model, completions, engine.pad_id) < LOGPROB_TOL  # recomputed at temperature 1
 
 
 def test_greedy_takes_the_argmax_and_top_k_1_is_greedy(engine):

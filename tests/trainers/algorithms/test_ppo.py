@@ -8,7 +8,7 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from rlvr_gym.trainers.ppo_math import (  # noqa: E402
+from rlvr_gym.trainers.algorithms.ppo import (  # noqa: E402
     KLControl,
     KLControlConfig,
     KLEstimator,

