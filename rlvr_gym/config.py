@@ -112,7 +112,7 @@ def from_dict(cls: type[T], data: Mapping[str, Any], prefix: str = "") -> T:
     fields = {f.name: f for f in dataclasses.fields(cls) if f.init}
     unknown = sorted(set(data) - set(fields))
     if unknown:
-        raise ConfigError(f"unknown config key {prefix}{unknown[0]}; valid keys here: {', '.join(sorted(fields))}")
+        raise ConfigError(f"{prefix}{unknown[0]}: unknown config key; valid keys here: {', '.join(sorted(fields))}")
     kwargs = {}
     for name, value in data.items():
         default = _field_default(fields[name])

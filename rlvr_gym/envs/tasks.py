@@ -8,12 +8,12 @@ alters scores (a different verifier, instruction or data).
 from __future__ import annotations
 
 import dataclasses
-import enum
 import re
 import threading
 from dataclasses import dataclass, field
 from typing import Any, Mapping, Sequence
 
+from ..enums import StrEnum
 from ..verifiers import Verifier, get_verifier
 from .data import Item, ItemSource
 
@@ -32,7 +32,7 @@ __all__ = [
 ]
 
 
-class PromptFormat(str, enum.Enum):
+class PromptFormat(StrEnum):
     """How an item's prompt is shown to the model."""
 
     PLAIN = "plain"

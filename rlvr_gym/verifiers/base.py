@@ -7,16 +7,17 @@ verifiably correct and exactly 0.0 otherwise: no partial credit.
 
 from __future__ import annotations
 
-import enum
 import functools
 import json
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping, Protocol, runtime_checkable
 
+from ..enums import StrEnum
+
 __all__ = ["Reason", "Verdict", "Verifier", "InvalidGroundTruth", "make_verdict", "never_raises"]
 
 
-class Reason(str, enum.Enum):
+class Reason(StrEnum):
     """Why a verdict came out as it did. The set is closed and documented.
 
     - ``correct``: the extracted answer matches the ground truth.
@@ -39,9 +40,6 @@ class Reason(str, enum.Enum):
     INVALID_GROUND_TRUTH = "invalid_ground_truth"
     TIMEOUT = "timeout"
     ERROR = "error"
-
-    def __str__(self) -> str:  # "correct", not "Reason.CORRECT"
-        return self.value
 
 
 class InvalidGroundTruth(ValueError):

@@ -49,17 +49,29 @@ def test_yaml_and_overrides(tmp_path):
         ("ppo.gae_lambda=1.5", "ppo.gae_lambda"),
         ("ppo.kl_estimator=k9", "ppo.kl_estimator"),
         ("ppo.kl.kind=pid", "ppo.kl.kind"),
-        ("ppo.kl.init_kl_coef=-0.1", "ppo.kl"),
+        ("ppo.kl.init_kl_coef=-0.1", "ppo.kl.init_kl_coef"),
+        ("ppo.kl.kind=adaptive", None),  # valid: the defaults of target and horizon are > 0
+        ("ppo.kl.target=0", None),  # valid while the control is fixed
+        ("ppo.rollout_batch_size=1", "ppo.rollout_batch_size"),
         ("ppo.missing_eos=drop", "ppo.missing_eos"),
         ("ppo.ref_ema_decay=2", "ppo.ref_ema_decay"),
-        ("optim.lr=0", "optim"),
+        ("optim.lr=0", "optim.lr"),
+        ("optim.betas=[0.9]", "optim.betas"),
         ("optim.scheduler=cosine", "optim.scheduler"),
         ("sampling.temperature=0", "sampling.temperature"),
         ("strategy.dtype=float8", "strategy.dtype"),
         ("strategy.distributed=zero4", "strategy.distributed"),
+        ("strategy.device=gpu", "strategy.device"),
         ("rollout.engine=tgi", "rollout.engine"),
+        ("rollout.hf.max_batch_size=0", "rollout.hf.max_batch_size"),
+        ("rollout.vllm.gpu_memory_utilization=1.5", "rollout.vllm.gpu_memory_utilization"),
+        ("sampling.top_p=0", "sampling.top_p"),
         ("task.name=nope", "task.name"),
-        ("task.digits=12", "task.digits"),
+        ("task.digits=2", "task.digits"),  # source fields live under task.source_options
+        ("task.source_options.digits=12", "task.source_options"),  # the arithmetic source refuses it
+        ("task.source_options.digitz=2", "task.source_options"),
+        ("task.source_options=7", "task.source_options"),
+        ("task.name=gsm8k", "task.source_options"),  # the default options are arithmetic's
         ("sft.target_accuracy=0", "sft.target_accuracy"),
         ("eval.size=-1", "eval.size"),
         ("total_steps=0", "total_steps"),
@@ -68,8 +80,27 @@ def test_yaml_and_overrides(tmp_path):
     ],
 )
 def test_invalid_values_name_their_key(override, key):
-    with pytest.raises(ConfigError, match=key.replace(".", r"\.")):
+    if key is None:
         load_train_config(None, [override])
+        return
+    with pytest.raises(ConfigError, match="^" + key.replace(".", r"\.") + ": "):  # one style: the key, then what is wrong
+        load_train_config(None, [override])
+
+
+def test_source_options_partial_override_and_null():
+    assert load_train_config(None, ["task.source_options.digits=3"]).task.source_options == {"digits": 3, "operators": "+"}
+    assert load_train_config(None, ["task.source_options=null"]).task.source_options is None  # the task's own
+
+
+def test_loading_a_config_imports_no_torch():
+    code = (
+        "import sys; from rlvr_gym.trainers.config import load_train_config; "
+        "load_train_config(None, ['ppo.clip_coef=0.1', 'strategy.distributed=none']); "
+        "heavy = sorted(m for m in ('torch', 'transformers', 'vllm', 'deepspeed') if m in sys.modules); "
+        "print(heavy); sys.exit(1 if heavy else 0)"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
 
 
 def test_cli_rejects_a_bad_value_fast_before_any_model(tmp_path):
