@@ -1,6 +1,6 @@
 # Two commands on a fresh machine:
 #   make train   set up what is missing, then run `rlvr-gym train` on its embedded default
-#   make test    set up what is missing, then run the tests
+#   make test    set up what is missing, then run the linter and the tests
 # The virtual environment is cached in .venv and rebuilt when pyproject.toml changes.
 
 PYTHON ?= python3
@@ -21,6 +21,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 test: $(STAMP)
+	$(PY) -m ruff check .
 	$(PY) -m pytest -q
 
 train: $(STAMP)

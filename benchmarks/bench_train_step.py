@@ -125,7 +125,7 @@ def main(argv: list[str] | None = None) -> int:
     print("|" + "---|" * (len(engines) + 1))
     for name, label in PHASES:
         print(f"| {label} | " + " | ".join(f"{results[e][0][name]:.3f}" for e in engines) + " |")
-    print(f"| engine start-up (once) | " + " | ".join(f"{results[e][1]:.1f}" for e in engines) + " |")
+    print("| engine start-up (once) | " + " | ".join(f"{results[e][1]:.1f}" for e in engines) + " |")
     print("\n### Rollout throughput (same model, same batch, 5 draws after a warm-up)\n")
     print("| engine | tokens per rollout | tokens/s |")
     print("|---|---|---|")

@@ -139,7 +139,15 @@ def cmd_eval(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from .evals.harness import compare_runs, render_summary, write_run
-    from .evals.run import default_out_dir, evaluate_model, evaluate_responses, parse_assignments, parse_exemplar_files, parse_task_names, parse_task_options
+    from .evals.run import (
+        default_out_dir,
+        evaluate_model,
+        evaluate_responses,
+        parse_assignments,
+        parse_exemplar_files,
+        parse_task_names,
+        parse_task_options,
+    )
 
     if args.compare:
         if args.tasks or args.out:
@@ -163,7 +171,13 @@ def cmd_eval(args: argparse.Namespace) -> int:
         if model_only:
             raise ValueError(f"{', '.join(model_only)} apply only with --model (with --responses, K is what the file holds)")
         reports, meta = evaluate_responses(
-            args.responses, names, limit=args.limit, task_files=task_files, workers=args.workers, timeout_s=args.timeout, task_options=task_options
+            args.responses,
+            names,
+            limit=args.limit,
+            task_files=task_files,
+            workers=args.workers,
+            timeout_s=args.timeout,
+            task_options=task_options,
         )
     else:
         n = 1 if args.n is None else args.n
@@ -177,10 +191,22 @@ def cmd_eval(args: argparse.Namespace) -> int:
         if not 0 < args.top_p <= 1:
             raise ValueError(f"--top-p must lie in (0, 1], got {args.top_p}")
         reports, meta = evaluate_model(
-            args.model, names, backend=args.backend or "auto", n=n, temperature=temperature, top_p=args.top_p,
-            max_new_tokens=args.max_new_tokens, seed=args.seed, limit=args.limit, task_files=task_files, task_options=task_options,
-            exemplar_files=parse_exemplar_files(args.exemplars, names), chat_template=not args.no_chat_template,
-            gpu_memory_utilization=args.gpu_memory_utilization, workers=args.workers, timeout_s=args.timeout,
+            args.model,
+            names,
+            backend=args.backend or "auto",
+            n=n,
+            temperature=temperature,
+            top_p=args.top_p,
+            max_new_tokens=args.max_new_tokens,
+            seed=args.seed,
+            limit=args.limit,
+            task_files=task_files,
+            task_options=task_options,
+            exemplar_files=parse_exemplar_files(args.exemplars, names),
+            chat_template=not args.no_chat_template,
+            gpu_memory_utilization=args.gpu_memory_utilization,
+            workers=args.workers,
+            timeout_s=args.timeout,
         )
     out = write_run(args.out or default_out_dir(), reports, meta)
     print(render_summary({"tasks": {report.name: report.metrics for report in reports}}), end="")
@@ -222,10 +248,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     summary = result.summary
     before, after = summary.get("accuracy_before"), summary.get("accuracy_after")
     if before is not None and after is not None:
-        print(
-            f"held-out accuracy ({summary['eval_size']} test prompts, greedy): "
-            f"{before:.3f} -> {after:.3f} ({after - before:+.3f})"
-        )
+        print(f"held-out accuracy ({summary['eval_size']} test prompts, greedy): {before:.3f} -> {after:.3f} ({after - before:+.3f})")
     print(f"run: {result.run_dir}  checkpoint: {summary['checkpoint']}  ({summary['seconds']['total']:.0f} s)")
     if not result.completed:
         print(f"interrupted at step {summary['step']}: resume with `rlvr-gym train ... --resume` (same config)", file=sys.stderr)
@@ -287,22 +310,48 @@ def build_parser() -> argparse.ArgumentParser:
     )
     source = evaluate.add_mutually_exclusive_group(required=True)
     source.add_argument("--model", help="checkpoint folder to generate with (through the trainer's rollout engines)")
-    source.add_argument("--responses", metavar="FILE", help='score a JSONL of {"id" | "prompt", "response": str | [str], "task"?} instead of generating')
+    source.add_argument(
+        "--responses", metavar="FILE", help='score a JSONL of {"id" | "prompt", "response": str | [str], "task"?} instead of generating'
+    )
     source.add_argument("--compare", nargs=2, metavar=("DIR_A", "DIR_B"), help="print two run directories side by side with B - A")
     evaluate.add_argument("--tasks", help="comma-separated benchmarks: gsm8k, math500, math, ifeval, or any registered task (0-shot)")
-    evaluate.add_argument("--task-file", action="append", metavar="TASK=PATH", help="read TASK's evaluated split from this JSONL instead (same fields); repeatable")
-    evaluate.add_argument("--task-option", action="append", metavar="TASK.KEY=VALUE", help="set a field of TASK's item source, as a training run does (e.g. arithmetic.operators=+); repeatable")
+    evaluate.add_argument(
+        "--task-file",
+        action="append",
+        metavar="TASK=PATH",
+        help="read TASK's evaluated split from this JSONL instead (same fields); repeatable",
+    )
+    evaluate.add_argument(
+        "--task-option",
+        action="append",
+        metavar="TASK.KEY=VALUE",
+        help="set a field of TASK's item source, as a training run does (e.g. arithmetic.operators=+); repeatable",
+    )
     evaluate.add_argument("--limit", type=int, default=None, help="evaluate only the first N items of each task")
     evaluate.add_argument("--out", default=None, help="output directory (default: runs/eval-<timestamp>)")
-    evaluate.add_argument("--backend", choices=["auto", "hf", "vllm"], default=None, help="rollout engine (default auto: vllm when installed, else hf)")
+    evaluate.add_argument(
+        "--backend", choices=["auto", "hf", "vllm"], default=None, help="rollout engine (default auto: vllm when installed, else hf)"
+    )
     evaluate.add_argument("--n", type=int, default=None, help="samples per prompt K; pass@k is reported for every k <= K (default 1)")
     evaluate.add_argument("--temperature", type=float, default=None, help="sampling temperature (default 0 = greedy when --n 1, else 1.0)")
     evaluate.add_argument("--top-p", type=float, default=1.0, help="nucleus sampling (default 1.0 = off)")
-    evaluate.add_argument("--max-new-tokens", type=int, default=None, help="per response (default: gsm8k 512, math 1024, ifeval 2048, others 1024)")
+    evaluate.add_argument(
+        "--max-new-tokens", type=int, default=None, help="per response (default: gsm8k 512, math 1024, ifeval 2048, others 1024)"
+    )
     evaluate.add_argument("--seed", type=int, default=0, help="sampling seed (default 0)")
-    evaluate.add_argument("--exemplars", action="append", metavar="[TASK=]FILE", help='few-shot exemplars from a JSONL of {"question", "answer"} (first lines used); repeatable')
+    evaluate.add_argument(
+        "--exemplars",
+        action="append",
+        metavar="[TASK=]FILE",
+        help='few-shot exemplars from a JSONL of {"question", "answer"} (first lines used); repeatable',
+    )
     evaluate.add_argument("--no-chat-template", action="store_true", help="plain few-shot text even when the tokenizer has a chat template")
-    evaluate.add_argument("--gpu-memory-utilization", type=_positive_float, default=None, help="vLLM's share of GPU memory (default 0.85; on CPU, its share of RAM: 0.2)")
+    evaluate.add_argument(
+        "--gpu-memory-utilization",
+        type=_positive_float,
+        default=None,
+        help="vLLM's share of GPU memory (default 0.85; on CPU, its share of RAM: 0.2)",
+    )
     evaluate.add_argument("--workers", type=_positive_int, default=2, help="verifier worker processes (default 2; 0 = in-process)")
     evaluate.add_argument("--timeout", type=_positive_float, default=10.0, help="seconds per verification before it scores 0 as timeout")
     evaluate.set_defaults(func=cmd_eval)
@@ -318,9 +367,18 @@ def build_parser() -> argparse.ArgumentParser:
         ),
     )
     train.add_argument("--config", default=None, help="YAML config (default: the built-in one, rlvr_gym/trainers/configs/default.yaml)")
-    train.add_argument("--set", action="append", metavar="KEY=VALUE", help="override one value, e.g. --set ppo.kl.init_kl_coef=0.1 (repeatable)")
+    train.add_argument(
+        "--set", action="append", metavar="KEY=VALUE", help="override one value, e.g. --set ppo.kl.init_kl_coef=0.1 (repeatable)"
+    )
     train.add_argument("--run-dir", default=None, help="where the run's files go (same as --set run_dir=...; default runs/ppo-<time>)")
-    train.add_argument("--resume", nargs="?", const="latest", default=None, metavar="CHECKPOINT", help="continue from a checkpoint folder (no value: the newest in RUN_DIR)")
+    train.add_argument(
+        "--resume",
+        nargs="?",
+        const="latest",
+        default=None,
+        metavar="CHECKPOINT",
+        help="continue from a checkpoint folder (no value: the newest in RUN_DIR)",
+    )
     train.add_argument("--print-config", action="store_true", help="print the validated config as YAML and exit")
     train.set_defaults(func=cmd_train)
 

@@ -32,7 +32,18 @@ def _version(name: str) -> str:
 
 def preflight(strategy: str) -> int:
     print(f"python       {platform.python_version()} ({sys.executable})")
-    for name in ("torch", "transformers", "tokenizers", "safetensors", "deepspeed", "vllm", "tensorboard", "yaml", "gymnasium", "math_verify"):
+    for name in (
+        "torch",
+        "transformers",
+        "tokenizers",
+        "safetensors",
+        "deepspeed",
+        "vllm",
+        "tensorboard",
+        "yaml",
+        "gymnasium",
+        "math_verify",
+    ):
         print(f"{name:<12} {_version(name)}")
     import torch
 
@@ -96,7 +107,18 @@ def summary(run_dir: Path) -> int:
         print(f"FAIL: {path} was not written", file=sys.stderr)
         return 1
     data = json.loads(path.read_text())
-    for key in ("completed", "interrupted", "step", "total_steps", "task", "eval_size", "accuracy_before", "accuracy_after", "accuracy_gain", "checkpoint"):
+    for key in (
+        "completed",
+        "interrupted",
+        "step",
+        "total_steps",
+        "task",
+        "eval_size",
+        "accuracy_before",
+        "accuracy_after",
+        "accuracy_gain",
+        "checkpoint",
+    ):
         print(f"{key:<22} {data.get(key)}")
     for key, value in (data.get("seconds") or {}).items():
         print(f"{'seconds/' + key:<22} {value:.1f}")

@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
-from ..jsonl import iter_jsonl
 from ..envs import FileSource, Item, get_task, load_items
+from ..jsonl import iter_jsonl
 from ..verifiers import VerifierPool, get_verifier, verify_batch
 from .metrics import ifeval_accuracies, mean_pass_at_k
 from .prompts import EvalSetting
@@ -197,7 +197,8 @@ def load_responses(path: str | Path, items: Sequence[Item], name: str) -> tuple[
     if unmatched:
         print(f"warning: {path}: {len(unmatched)} line(s) match no {name} item (first: line {unmatched[0]})", file=sys.stderr)
     if len(matched) < len(items):
-        print(f"warning: {path}: {len(items) - len(matched)} of {len(items)} {name} item(s) have no response and are not scored", file=sys.stderr)
+        missing = len(items) - len(matched)
+        print(f"warning: {path}: {missing} of {len(items)} {name} item(s) have no response and are not scored", file=sys.stderr)
     return matched, [found[item.id] for item in matched]
 
 

@@ -40,8 +40,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
 
-from ..jsonl import iter_jsonl
 from ..envs import Item, format_prompt, get_task, load_items
+from ..jsonl import iter_jsonl
 
 __all__ = [
     "EXEMPLAR_SEED",
@@ -89,10 +89,22 @@ class EvalSetting:
 EVAL_SETTINGS: dict[str, EvalSetting] = {
     "gsm8k": EvalSetting("gsm8k", shots=8, exemplar_task="gsm8k", stop=("\n\nQuestion:",), max_new_tokens=512),
     "math500": EvalSetting(
-        "math500", shots=4, exemplar_task="math", question_label="Problem", answer_label="Solution", stop=("\n\nProblem:",), max_new_tokens=1024
+        "math500",
+        shots=4,
+        exemplar_task="math",
+        question_label="Problem",
+        answer_label="Solution",
+        stop=("\n\nProblem:",),
+        max_new_tokens=1024,
     ),
     "math": EvalSetting(
-        "math", shots=4, exemplar_task="math", question_label="Problem", answer_label="Solution", stop=("\n\nProblem:",), max_new_tokens=1024
+        "math",
+        shots=4,
+        exemplar_task="math",
+        question_label="Problem",
+        answer_label="Solution",
+        stop=("\n\nProblem:",),
+        max_new_tokens=1024,
     ),
     "ifeval": EvalSetting("ifeval", max_new_tokens=2048),
 }
@@ -133,7 +145,7 @@ def read_exemplar_file(path: str | Path, shots: int) -> list[Exemplar]:
     rows = []
     for line_no, row in iter_jsonl(path):
         if not isinstance(row, dict) or not isinstance(row.get("question"), str) or not isinstance(row.get("answer"), str):
-            raise ValueError(f"{path}: line {line_no} must be {{\"question\": str, \"answer\": str}}")
+            raise ValueError(f'{path}: line {line_no} must be {{"question": str, "answer": str}}')
         rows.append(Exemplar(row["question"], row["answer"]))
     if len(rows) < shots:
         raise ValueError(f"{path}: {shots} exemplars needed, found {len(rows)}")

@@ -151,7 +151,8 @@ def prepare_tasks(
                 None
                 if setting.shots == 0
                 else exemplar_files.get(name)
-                or f"{setting.exemplar_task} {setting.exemplar_split}, Random({exemplar_seed}).sample, solution <= {setting.max_exemplar_chars} chars"
+                or f"{setting.exemplar_task} {setting.exemplar_split}, Random({exemplar_seed}).sample, "
+                f"solution <= {setting.max_exemplar_chars} chars"
             ),
             "chat_template": has_chat_template(tokenizer),
             "stop": list(setting.stop),
@@ -205,7 +206,11 @@ def evaluate_model(
     backend = resolve_backend(backend)
     tokenizer = load_tokenizer(model_path)
     prepared = prepare_tasks(
-        names, tokenizer=tokenizer if chat_template else None, limit=limit, task_files=task_files, exemplar_files=exemplar_files,
+        names,
+        tokenizer=tokenizer if chat_template else None,
+        limit=limit,
+        task_files=task_files,
+        exemplar_files=exemplar_files,
         task_options=task_options,
     )
     budgets = {task.name: max_new_tokens or task.setting.max_new_tokens for task in prepared}
@@ -223,7 +228,15 @@ def evaluate_model(
         limit=limit,
         max_model_len=max_model_len,
         stop_strings="cut after generation (the rollout engines stop at EOS tokens only)",
-        per_task={task.name: {**task.info, "items": len(task.items), "max_new_tokens": budgets[task.name], "longest_prompt_tokens": longest[task.name]} for task in prepared},
+        per_task={
+            task.name: {
+                **task.info,
+                "items": len(task.items),
+                "max_new_tokens": budgets[task.name],
+                "longest_prompt_tokens": longest[task.name],
+            }
+            for task in prepared
+        },
     )
     engine = open_engine(model_path, backend=backend, seed=seed, max_model_len=max_model_len, gpu_memory_utilization=gpu_memory_utilization)
     reports = []
@@ -231,11 +244,20 @@ def evaluate_model(
         for task in prepared:
             start = time.perf_counter()
             responses = generate_with_engine(
-                engine, tokenizer, task.prompts, n=n, temperature=temperature, top_p=top_p,
-                max_new_tokens=budgets[task.name], stop=task.setting.stop, seed=seed,
+                engine,
+                tokenizer,
+                task.prompts,
+                n=n,
+                temperature=temperature,
+                top_p=top_p,
+                max_new_tokens=budgets[task.name],
+                stop=task.setting.stop,
+                seed=seed,
             )
             meta["per_task"][task.name]["generate_s"] = round(time.perf_counter() - start, 2)
-            reports.append(score_responses(task.name, task.setting, task.items, task.prompts, responses, workers=workers, timeout_s=timeout_s))
+            reports.append(
+                score_responses(task.name, task.setting, task.items, task.prompts, responses, workers=workers, timeout_s=timeout_s)
+            )
     finally:
         engine.close()
     return reports, meta
@@ -261,7 +283,15 @@ def evaluate_responses(
         setting = setting_for(name)
         items = load_eval_items(name, setting, task_file=task_files.get(name), limit=limit, source_options=(task_options or {}).get(name))
         matched, responses = load_responses(path, items, name)
-        reports.append(score_responses(name, setting, matched, [item.prompt for item in matched], responses, workers=workers, timeout_s=timeout_s))
-        per_task[name] = {"task": get_task(setting.task).name, "split": setting.split, "task_file": task_files.get(name), "items": len(items), "scored": len(matched)}
+        reports.append(
+            score_responses(name, setting, matched, [item.prompt for item in matched], responses, workers=workers, timeout_s=timeout_s)
+        )
+        per_task[name] = {
+            "task": get_task(setting.task).name,
+            "split": setting.split,
+            "task_file": task_files.get(name),
+            "items": len(items),
+            "scored": len(matched),
+        }
     meta = _base_meta(source="responses", responses=str(path), tasks=list(names), limit=limit, per_task=per_task)
     return reports, meta

@@ -189,7 +189,8 @@ class SFTConfig:
         check(self.batch_size >= 1, "batch_size", f"must be >= 1, got {self.batch_size}")
         check(self.lr > 0, "lr", f"must be > 0, got {self.lr}")
         check(self.warmup_steps >= 0, "warmup_steps", f"must be >= 0, got {self.warmup_steps}")
-        check(self.target_accuracy is None or 0.0 < self.target_accuracy <= 1.0, "target_accuracy", f"must lie in (0, 1] or be null, got {self.target_accuracy}")
+        accuracy = self.target_accuracy
+        check(accuracy is None or 0.0 < accuracy <= 1.0, "target_accuracy", f"must lie in (0, 1] or be null, got {accuracy}")
         check(self.probe_size >= 1, "probe_size", f"must be >= 1, got {self.probe_size}")
         check(self.probe_every >= 1, "probe_every", f"must be >= 1, got {self.probe_every}")
 
@@ -236,8 +237,16 @@ class PPOConfig:
         check(self.rollout_batch_size >= 2, "rollout_batch_size", f"must be >= 2, got {self.rollout_batch_size}")
         check(self.mini_batch_size >= 1, "mini_batch_size", f"must be >= 1, got {self.mini_batch_size}")
         check(self.micro_batch_size >= 1, "micro_batch_size", f"must be >= 1, got {self.micro_batch_size}")
-        check(self.rollout_batch_size % self.mini_batch_size == 0, "mini_batch_size", f"{self.mini_batch_size} must divide ppo.rollout_batch_size {self.rollout_batch_size}")
-        check(self.mini_batch_size % self.micro_batch_size == 0, "micro_batch_size", f"{self.micro_batch_size} must divide ppo.mini_batch_size {self.mini_batch_size}")
+        check(
+            self.rollout_batch_size % self.mini_batch_size == 0,
+            "mini_batch_size",
+            f"{self.mini_batch_size} must divide ppo.rollout_batch_size {self.rollout_batch_size}",
+        )
+        check(
+            self.mini_batch_size % self.micro_batch_size == 0,
+            "micro_batch_size",
+            f"{self.micro_batch_size} must divide ppo.mini_batch_size {self.mini_batch_size}",
+        )
         check(self.ppo_epochs >= 1, "ppo_epochs", f"must be >= 1, got {self.ppo_epochs}")
         check(0.0 <= self.gamma <= 1.0, "gamma", f"must lie in [0, 1], got {self.gamma}")
         check(0.0 <= self.gae_lambda <= 1.0, "gae_lambda", f"must lie in [0, 1], got {self.gae_lambda}")

@@ -63,12 +63,12 @@ from .checkpoint import (
 )
 from .config import RefUpdate, TrainConfig, check_world_size
 from .logprobs import RolloutBatch, SequenceBatch, collate_completions, forward_logprobs, take_rows
+from .models import load_causal_lm, load_tokenizer
 from .sampler import PromptSampler
 from .stop import StepAbandoned, StopVote, sigint_ignored
 from .strategies import make_strategy
 from .strategies.base import Strategy, Trainable
 from .tracking import MetricsLogger, ProcessMetrics, ProgressBar, merge_process_metrics, truncate_after
-from .models import load_causal_lm, load_tokenizer
 from .value_model import ValueModel
 
 __all__ = ["PPOTrainer"]

@@ -17,6 +17,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..config import check
+
 __all__ = [
     "CHAT_TEMPLATE",
     "EOS_TOKEN",
@@ -67,23 +69,22 @@ class TinyModelConfig:
     """Std of the normal init; larger values give peakier, less uniform next-token distributions."""
 
     def __post_init__(self) -> None:
-        if self.hidden_size % self.num_attention_heads:
-            raise ValueError("TinyModelConfig: hidden_size must be a multiple of num_attention_heads")
-        if self.num_attention_heads % self.num_key_value_heads:
-            raise ValueError("TinyModelConfig: num_attention_heads must be a multiple of num_key_value_heads")
-        if self.hidden_size // self.num_attention_heads < 32:
-            raise ValueError("TinyModelConfig: head dim (hidden_size / num_attention_heads) must be >= 32 for vLLM")
+        heads, kv_heads = self.num_attention_heads, self.num_key_value_heads
+        check(self.hidden_size % heads == 0, "hidden_size", f"{self.hidden_size} is not a multiple of num_attention_heads {heads}")
+        check(heads % kv_heads == 0, "num_attention_heads", f"{heads} is not a multiple of num_key_value_heads {kv_heads}")
+        head_dim = self.hidden_size // heads
+        check(head_dim >= 32, "hidden_size", f"head dim hidden_size / num_attention_heads must be >= 32 for vLLM, got {head_dim}")
 
 
-_QWEN2_PRETOKENIZE_REGEX = r"""(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+"""
+_QWEN2_PRETOKENIZE_REGEX = (
+    r"""(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+"""
+)
 """Qwen2's pre-tokenizer split (from ``transformers.models.qwen2.tokenization_qwen2``)."""
 
 
 def _bytes_to_unicode() -> dict[int, str]:
     """GPT-2's byte -> printable character map, the alphabet of ``tokenizers``' ByteLevel."""
-    printable = (
-        list(range(ord("!"), ord("~") + 1)) + list(range(ord("¡"), ord("¬") + 1)) + list(range(ord("®"), ord("ÿ") + 1))
-    )
+    printable = list(range(ord("!"), ord("~") + 1)) + list(range(ord("¡"), ord("¬") + 1)) + list(range(ord("®"), ord("ÿ") + 1))
     chars = list(printable)
     extra = 0
     for b in range(256):
@@ -164,9 +165,7 @@ def build_tiny_model(out_dir: str | Path, config: TinyModelConfig = TinyModelCon
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         model = Qwen2ForCausalLM(model_config).to(torch.float32)
-    model.generation_config = GenerationConfig(
-        eos_token_id=[eos_id, im_end_id], pad_token_id=tokenizer.pad_token_id, do_sample=True
-    )
+    model.generation_config = GenerationConfig(eos_token_id=[eos_id, im_end_id], pad_token_id=tokenizer.pad_token_id, do_sample=True)
     model.save_pretrained(out)
     tokenizer.save_pretrained(out)
     return out

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import json
 import math
-from pathlib import Path
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 __all__ = ["METRICS_FILE", "MetricsLogger", "ProcessMetrics", "ProgressBar", "merge_process_metrics", "read_metrics", "truncate_after"]

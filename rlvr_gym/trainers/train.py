@@ -26,8 +26,8 @@ import yaml
 from ..config import to_dict
 from ..envs import get_task, load_items
 from .checkpoint import latest_checkpoint, load_trainer_state, resolve_resume
-from .ppo import PPOTrainer
 from .config import TrainConfig
+from .ppo import PPOTrainer
 from .sft import build_sft_checkpoint
 from .strategies import make_strategy
 
@@ -77,7 +77,10 @@ def _starting_policy(config: TrainConfig, run_dir: Path, resume_from: Path | Non
     return build_sft_checkpoint(sft_dir, spec, items, config.task, config.sft, config.seed, log=log)
 
 
-def run_training(config: TrainConfig, stop_after: int | None = None, log: Any = functools.partial(print, flush=True)) -> RunResult:
+_print = functools.partial(print, flush=True)
+
+
+def run_training(config: TrainConfig, stop_after: int | None = None, log: Any = _print) -> RunResult:
     """Run ``config`` end to end (see the module docstring); ``stop_after`` caps this call's PPO steps."""
     started = time.perf_counter()
     if config.num_threads is not None:

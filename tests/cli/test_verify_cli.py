@@ -37,7 +37,9 @@ def test_verify_writes_one_verdict_per_line_in_order(tmp_path):
 
 
 def test_verify_stdin_to_stdout():
-    proc = run_cli("verify", "--task", "gsm8k", "--input", "-", "--workers", "0", stdin=json.dumps({"response": "7", "ground_truth": 7}) + "\n")
+    proc = run_cli(
+        "verify", "--task", "gsm8k", "--input", "-", "--workers", "0", stdin=json.dumps({"response": "7", "ground_truth": 7}) + "\n"
+    )
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout)["correct"] is True
 

@@ -49,7 +49,9 @@ def gpt4_runs(tmp_path_factory) -> dict[str, Path]:
             out.write(json.dumps(row) + "\n")
     runs = {}
     for name, file in (("a", responses), ("b", blanked)):
-        result = _cli("--responses", str(file), "--tasks", "ifeval", "--task-file", f"ifeval={prompts}", "--out", str(root / name), cwd=root)
+        result = _cli(
+            "--responses", str(file), "--tasks", "ifeval", "--task-file", f"ifeval={prompts}", "--out", str(root / name), cwd=root
+        )
         assert result.returncode == 0, result.stderr
         runs[name] = root / name
         runs[f"{name}_stdout"] = result.stdout  # type: ignore[assignment]
@@ -121,11 +123,17 @@ def test_responses_with_k_samples_give_pass_at_k(tmp_path, capsys):
         [f"{gold[3]}"] * 3,
     ]
     path = tmp_path / "responses.jsonl"
-    lines = [{"id": "0", "response": samples[0]}, {"id": "1", "task": "gsm8k", "response": samples[1]}, {"prompt": test[2]["question"], "response": samples[2]}]
+    lines = [
+        {"id": "0", "response": samples[0]},
+        {"id": "1", "task": "gsm8k", "response": samples[1]},
+        {"prompt": test[2]["question"], "response": samples[2]},
+    ]
     lines += [{"id": "3", "response": s} for s in samples[3]]  # one line per sample works too
     lines.append({"id": "0", "task": "ifeval", "response": "skipped: another benchmark"})
     path.write_text("".join(json.dumps(line) + "\n" for line in lines))
-    assert main(["eval", "--responses", str(path), "--tasks", "gsm8k", "--limit", "4", "--workers", "0", "--out", str(tmp_path / "run")]) == 0
+    assert (
+        main(["eval", "--responses", str(path), "--tasks", "gsm8k", "--limit", "4", "--workers", "0", "--out", str(tmp_path / "run")]) == 0
+    )
     printed = capsys.readouterr().out
     metrics = json.loads((tmp_path / "run" / "summary.json").read_text())["tasks"]["gsm8k"]
     assert metrics["samples_per_item"] == 3 and metrics["accuracy_count"] == [6, 12]
@@ -190,10 +198,14 @@ def test_task_file_errors(capsys, tmp_path):
     assert "task 'countdown' split 'test' is not read from a file (its source is CountdownSource)" in err
     err = _error(capsys, "--responses", str(responses), "--tasks", "ifeval", "--task-file", f"ifeval={tmp_path / 'missing.jsonl'}")
     assert "--task-file ifeval=" in err and "file not found" in err
-    assert "task 'gsm8k' is not in --tasks" in _error(capsys, "--responses", str(responses), "--tasks", "ifeval", "--task-file", f"gsm8k={responses}")
+    assert "task 'gsm8k' is not in --tasks" in _error(
+        capsys, "--responses", str(responses), "--tasks", "ifeval", "--task-file", f"gsm8k={responses}"
+    )
     assert "expects TASK=PATH" in _error(capsys, "--responses", str(responses), "--tasks", "ifeval", "--task-file", str(responses))
     # a file without IFEval's fields
-    assert "has no field 'instruction_id_list'" in _error(capsys, "--responses", str(responses), "--tasks", "ifeval", "--task-file", f"ifeval={responses}")
+    assert "has no field 'instruction_id_list'" in _error(
+        capsys, "--responses", str(responses), "--tasks", "ifeval", "--task-file", f"ifeval={responses}"
+    )
 
 
 def test_other_user_errors(capsys, tmp_path):
@@ -212,15 +224,37 @@ def test_task_option_sets_the_procedural_source_like_a_training_run(tmp_path):
     responses.write_text("".join(json.dumps({"id": item.id, "response": f"#### {item.ground_truth}"}) + "\n" for item in items))
     out = tmp_path / "run"
     proc = subprocess.run(
-        [sys.executable, "-m", "rlvr_gym.cli", "eval", "--responses", str(responses), "--tasks", "arithmetic", "--limit", "5",
-         "--task-option", "arithmetic.digits=1", "--task-option", "arithmetic.operators=+", "--out", str(out), "--workers", "0"],
-        capture_output=True, text=True, timeout=120,
+        [
+            sys.executable,
+            "-m",
+            "rlvr_gym.cli",
+            "eval",
+            "--responses",
+            str(responses),
+            "--tasks",
+            "arithmetic",
+            "--limit",
+            "5",
+            "--task-option",
+            "arithmetic.digits=1",
+            "--task-option",
+            "arithmetic.operators=+",
+            "--out",
+            str(out),
+            "--workers",
+            "0",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert proc.returncode == 0, proc.stderr
     summary = json.loads((out / "summary.json").read_text())
     assert summary["tasks"]["arithmetic"]["items"] == 5 and summary["tasks"]["arithmetic"]["accuracy"] == 1.0
     bad = subprocess.run(
         [sys.executable, "-m", "rlvr_gym.cli", "eval", "--responses", str(responses), "--tasks", "arithmetic", "--task-option", "digits=1"],
-        capture_output=True, text=True, timeout=120,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert bad.returncode == 2 and "expected TASK.KEY=VALUE" in bad.stderr

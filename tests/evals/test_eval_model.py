@@ -22,11 +22,35 @@ def tiny_long_context_model(tmp_path_factory):
 
 
 def _run_eval(model_dir, out_dir, backend):
-    for relative in ("gsm8k/test.jsonl", "gsm8k/train.jsonl", "math/math500/test.jsonl", "math/hendrycks_math/train.jsonl", "ifeval/input_data.jsonl"):
+    for relative in (
+        "gsm8k/test.jsonl",
+        "gsm8k/train.jsonl",
+        "math/math500/test.jsonl",
+        "math/hendrycks_math/train.jsonl",
+        "ifeval/input_data.jsonl",
+    ):
         require_data(relative)
     cmd = [
-        sys.executable, "-m", "rlvr_gym.cli", "eval", "--model", str(model_dir), "--tasks", ",".join(TASKS),
-        "--backend", backend, "--limit", "2", "--n", "2", "--temperature", "1.0", "--max-new-tokens", "8", "--out", str(out_dir),
+        sys.executable,
+        "-m",
+        "rlvr_gym.cli",
+        "eval",
+        "--model",
+        str(model_dir),
+        "--tasks",
+        ",".join(TASKS),
+        "--backend",
+        backend,
+        "--limit",
+        "2",
+        "--n",
+        "2",
+        "--temperature",
+        "1.0",
+        "--max-new-tokens",
+        "8",
+        "--out",
+        str(out_dir),
     ]
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr[-3000:]

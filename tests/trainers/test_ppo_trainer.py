@@ -15,8 +15,8 @@ torch = pytest.importorskip("torch")
 pytest.importorskip("transformers")
 
 from rlvr_gym.trainers.algorithms.ppo import sequence_scores  # noqa: E402
-from rlvr_gym.trainers.ppo import PPOTrainer  # noqa: E402
 from rlvr_gym.trainers.config import MissingEOSPenalty, TrainConfig, load_train_config  # noqa: E402
+from rlvr_gym.trainers.ppo import PPOTrainer  # noqa: E402
 from rlvr_gym.trainers.tracking import read_metrics  # noqa: E402
 from rlvr_gym.trainers.train import run_training  # noqa: E402
 

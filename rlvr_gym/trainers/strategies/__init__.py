@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from .config import DEEPSPEED_INSTALL_HINT, DType, Distributed, OptimizerConfig, Scheduler, StrategyConfig, require_deepspeed
+from .config import DEEPSPEED_INSTALL_HINT, Distributed, DType, OptimizerConfig, Scheduler, StrategyConfig, require_deepspeed
 
 if TYPE_CHECKING:
     from .base import Strategy

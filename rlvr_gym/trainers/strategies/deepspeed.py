@@ -50,7 +50,6 @@ from __future__ import annotations
 
 import contextlib
 import copy
-import importlib.util
 import logging
 import math
 import os
@@ -64,7 +63,7 @@ from torch import Tensor
 from ...config import deep_merge
 from ..algorithms.ppo import ema_update
 from .base import enable_gradient_checkpointing, lr_lambda
-from .config import DType, Distributed, OptimizerConfig, StrategyConfig, require_deepspeed
+from .config import Distributed, DType, OptimizerConfig, StrategyConfig, require_deepspeed
 
 __all__ = [
     "DeepSpeedStrategy",
@@ -332,8 +331,8 @@ class DeepSpeedStrategy:
         """``(name, full tensor)`` of the model's parameters, names as the model's own (no ``module.`` prefix).
 
         ZeRO-3 gathers one parameter at a time and yields a copy; ZeRO-2 yields the (replicated)
-        parameters themselves, detached. On this rank's device, in the training dtype. Collective under ZeRO-3: every rank must run the iterator
-        to its end. This is what a rollout engine's ``load_weights`` should be given.
+        parameters themselves, detached. On this rank's device, in the training dtype. Collective under
+        ZeRO-3: every rank must run the iterator to its end. This is what a rollout engine's ``load_weights`` should be given.
         """
         model = self.unwrap(module)
         for name, param in model.named_parameters():
