@@ -4,7 +4,8 @@ Each test launches `deepspeed_worker.py` with ``torch.distributed.run --nproc_pe
 and DeepSpeed's bf16 mixed precision: the path a GPU run takes) and checks what the ranks wrote:
 the loss falls; both ranks hold the same parameters; they equal a plain torch AdamW replica
 trained on both ranks' data (gradients averaged over ranks, the loop's micro-batch accumulation,
-clipping, the schedule); resuming from ``save_pretrained`` + ``state_dict`` replays the second half bit for bit; the saved folders reload with transformers.
+clipping, the schedule); resuming from ``save_pretrained`` + ``state_dict`` replays the second
+half bit for bit; the saved folders reload with transformers.
 
 About 10 s per launch on 2 cores; the first DeepSpeed run on a machine also JIT-builds
 DeepSpeed's CPU shared-memory comm op once (~35 s, cached in ``~/.cache/torch_extensions``).
