@@ -34,6 +34,7 @@ format (IFEval: the prompt as it is), as one user turn when there is a chat temp
 
 from __future__ import annotations
 
+import dataclasses
 import random
 import re
 from dataclasses import dataclass
@@ -86,26 +87,14 @@ class EvalSetting:
     """Default generation budget per response."""
 
 
+_MATH_4_SHOT = EvalSetting(
+    "math", shots=4, exemplar_task="math", question_label="Problem", answer_label="Solution", stop=("\n\nProblem:",), max_new_tokens=1024
+)
+
 EVAL_SETTINGS: dict[str, EvalSetting] = {
     "gsm8k": EvalSetting("gsm8k", shots=8, exemplar_task="gsm8k", stop=("\n\nQuestion:",), max_new_tokens=512),
-    "math500": EvalSetting(
-        "math500",
-        shots=4,
-        exemplar_task="math",
-        question_label="Problem",
-        answer_label="Solution",
-        stop=("\n\nProblem:",),
-        max_new_tokens=1024,
-    ),
-    "math": EvalSetting(
-        "math",
-        shots=4,
-        exemplar_task="math",
-        question_label="Problem",
-        answer_label="Solution",
-        stop=("\n\nProblem:",),
-        max_new_tokens=1024,
-    ),
+    "math500": dataclasses.replace(_MATH_4_SHOT, task="math500"),
+    "math": _MATH_4_SHOT,
     "ifeval": EvalSetting("ifeval", max_new_tokens=2048),
 }
 
