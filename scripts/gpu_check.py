@@ -64,8 +64,13 @@ def preflight(strategy: str) -> int:
             importlib.import_module(module)
         except ImportError as exc:
             problems.append(f"{module}: {exc}")
-    if strategy != "none" and importlib.util.find_spec("deepspeed") is None:
-        problems.append(f"strategy.distributed={strategy} needs deepspeed (pip install deepspeed==0.19.8)")
+    if strategy != "none":
+        from rlvr_gym.trainers.strategies import require_deepspeed
+
+        try:
+            require_deepspeed(strategy)
+        except ImportError as exc:
+            problems.append(str(exc))
     if not problems:
         from rlvr_gym.envs import get_task
 
