@@ -111,7 +111,6 @@ def test_two_process_zero(stage, bf16, tiny_model_dir, tmp_path):
     assert _max_diff({n: p.detach() for n, p in saved.named_parameters()}, r0["params"]) == 0.0
     value = ValueModel.from_pretrained(tmp_path / "value")
     assert _max_diff({n: p.detach() for n, p in value.named_parameters()}, r0["value_params"]) == 0.0
-    assert r0["seconds"] < 120
 
 
 # --------------------------------------------------------------------------- config, no processes
