@@ -9,8 +9,11 @@ Extraction policy (documented here, used by the MATH verifier):
 - **Reasoning blocks.** Only the text after the last ``</think>`` is judged. A
   response that opens ``<think>`` and never closes it has no final answer.
 - **Boxes.** ``\boxed{...}`` and ``\fbox{...}`` are found by one left-to-right
-  scan with an explicit brace stack (no recursive regex), so the cost is linear
-  and brace nesting is bounded by `MAX_BRACE_DEPTH`. Unclosed boxes are ignored.
+  scan with an explicit brace stack (no recursive regex), so the cost is linear.
+  The stack stores runs of plain braces as one count, so its size is bounded by
+  the number of open boxes, not by the nesting depth: a closed box is found
+  however many unbalanced braces stand elsewhere in the text (a reader sees it).
+  Unclosed boxes are ignored.
 - **Several boxes: the last group wins.** The final answer is the last
   outermost box, together with the boxes immediately before it when only
   separators stand between them (spaces, punctuation, ``$``, ``\[ \]``, "and",
@@ -36,9 +39,9 @@ import re
 from typing import NamedTuple
 
 __all__ = [
-    "Extraction",
-    "MAX_BRACE_DEPTH",
+    "SLASH_FRACTION",
     "UNCLOSED_THINK",
+    "Extraction",
     "extract_answer",
     "extract_boxed",
     "find_boxes",
@@ -49,14 +52,14 @@ __all__ = [
     "strip_outer",
 ]
 
-MAX_BRACE_DEPTH = 1000
-"""Braces nested deeper than this are counted but not tracked (boxes inside them are ignored)."""
 MAX_GROUP = 16
 """At most this many boxes form one final answer group."""
 MAX_GAP_CHARS = 80
 """Boxes further apart than this are never grouped."""
 _PHRASE_MAX_CHARS = 2000
 """How far an answer phrase's math block may extend."""
+_PHRASE_SENTENCE_CHARS = 200
+"""How far an answer phrase's plain-text sentence may extend."""
 
 
 UNCLOSED_THINK = "unterminated <think> block"
@@ -100,10 +103,14 @@ class _Box(NamedTuple):
 
 
 def find_boxes(text: str) -> list[_Box]:
-    r"""All closed outermost ``\boxed``/``\fbox`` spans, in order. One linear scan, bounded stack."""
+    r"""All closed outermost ``\boxed``/``\fbox`` spans, in order. One linear scan.
+
+    The stack holds, for each open box brace, the start of its ``\boxed`` (>= 0),
+    and for each run of plain open braces between them one negative count, so it
+    never grows with plain nesting and a stray ``{`` anywhere cannot hide a box.
+    """
     found: list[_Box] = []
-    stack: list[int] = []  # for each open brace: start of its \boxed, or -1
-    overflow = 0
+    stack: list[int] = []  # box starts (>= 0) and runs of plain open braces (-count)
     pending_box = -1  # start of a \boxed whose "{" must come next
     pending_at = -1  # position where that "{" must be
     for m in _BOX_SCAN.finditer(text):
@@ -118,22 +125,22 @@ def find_boxes(text: str) -> list[_Box]:
                 pending_box = -1
             continue
         if kind == "open":
-            box = pending_box if m.start() == pending_at else -1
-            pending_box = -1
-            if overflow or len(stack) >= MAX_BRACE_DEPTH:
-                overflow += 1
+            if pending_box >= 0 and m.start() == pending_at:
+                stack.append(pending_box)
+            elif stack and stack[-1] < 0:
+                stack[-1] -= 1
             else:
-                stack.append(box)
+                stack.append(-1)
+            pending_box = -1
             continue
         pending_box = -1
-        if kind == "close":
-            if overflow:
-                overflow -= 1
-            elif stack:
-                box = stack.pop()
-                if box >= 0:
-                    open_at = text.index("{", box)
-                    found.append(_Box(box, open_at + 1, m.start(), m.end()))
+        if kind == "close" and stack:
+            top = stack.pop()
+            if top < -1:
+                stack.append(top + 1)
+            elif top >= 0:
+                open_at = text.index("{", top)
+                found.append(_Box(top, open_at + 1, m.start(), m.end()))
     found.sort()
     outer: list[_Box] = []
     for box in found:
@@ -177,7 +184,7 @@ def _phrase_answer(text: str) -> str | None:
             start = pos + len(opener)
             stop = text.find(closer, start, start + _PHRASE_MAX_CHARS)
             return text[start:stop].strip() if stop >= 0 else None
-    window = text[pos : pos + 200]
+    window = text[pos : pos + _PHRASE_SENTENCE_CHARS]
     end = _SENTENCE_END.search(window)
     answer = (window[: end.start()] if end else window).strip().strip("*").strip()
     return answer.rstrip(".").strip() or None
@@ -185,7 +192,7 @@ def _phrase_answer(text: str) -> str | None:
 
 def extract_answer(text: str, *, phrase_fallback: bool = True) -> Extraction:
     """Read the final answer of a response (see the module docstring for the policy)."""
-    final, status = split_think(text)
+    final, _ = split_think(text)
     if final is None:
         return Extraction(None, (), None, UNCLOSED_THINK)
     boxes = find_boxes(final)
@@ -237,7 +244,8 @@ _THOUSANDS = re.compile(r"[+-]?\d{1,3}(?:,\d{3})+(?:\.\d*)?")
 _CHOICE = re.compile(r"\(?([A-Ea-e])\)")
 _FRAC_SHORT = re.compile(r"\\frac(?:(\d)(\d)|(\d)(?=\{)|\{([^{}]*)\}(\d))")
 _SQRT_SHORT = re.compile(r"\\sqrt(\d)")
-_SLASH = re.compile(r"^(-?\d+)/(\d+)$")
+SLASH_FRACTION = re.compile(r"([+-]?\d+(?:\.\d+)?)/(\d+(?:\.\d+)?)")
+"""A plain fraction ``a/b`` of decimals (use with ``fullmatch``): normalized to ``\\frac{a}{b}`` and read exactly by the MATH verifier."""
 _LEADING_DOT = re.compile(r"(?<![\d}])\.(\d)")
 _BASE_SUBSCRIPT = re.compile(r"(?<=\d)_\{(\d+)\}")
 _TRAILING_PUNCT = re.compile(r"(?:[.,;:]|\\\.)+$")
@@ -285,8 +293,7 @@ def max_nesting(s: str) -> int:
     for c in s:
         if c in _OPEN:
             depth += 1
-            if depth > best:
-                best = depth
+            best = max(best, depth)
         elif c in _CLOSE:
             depth -= 1
     return best
@@ -362,7 +369,7 @@ def normalize_answer(s: str, *, separators: bool = True) -> str:
         s = _FRAC_SHORT.sub(_fix_frac_short, s)
     if "\\sqrt" in s:
         s = _SQRT_SHORT.sub(r"\\sqrt{\1}", s)
-    slash = _SLASH.match(s)
+    slash = SLASH_FRACTION.fullmatch(s)
     if slash:
         s = f"\\frac{{{slash.group(1)}}}{{{slash.group(2)}}}"
     s = _LEADING_DOT.sub(r"0.\1", s)

@@ -189,6 +189,16 @@ SEVERAL_BOXES_CASES = [
     ("7", "\\boxed {7}", True),
 ]
 
+# A closed box is read whatever unbalanced braces stand elsewhere in the response (a reader sees it)
+UNBALANCED_BRACES_CASES = [
+    ("5", "{" * 1001 + " so the answer is \\boxed{5}.", True),  # once past a 1000-deep brace stack: "unclosed"
+    ("5", "{" * 50_000 + "\\boxed{5}" + "}" * 50_000, True),  # the box nested 50,000 deep
+    ("5", "Let $S = \\{1, 2$ and $f(x) = \\frac{1}{x$. So \\boxed{5}", True),
+    ("5", "}}} stray closers {{{ and openers, then \\boxed{5}", True),
+    ("5", "\\boxed{ an unclosed box, then \\boxed{5}", True),
+    ("6", "{" * 2000 + "\\boxed{5}", False),
+]
+
 # No box: an explicit answer phrase, else no answer (never "the last number")
 NO_BOX_CASES = [
     ("10", "The final answer is $10$. I hope it is correct.", True),
@@ -213,6 +223,7 @@ TABLES = {
     "hedge": HEDGE_CASES,
     "false_positive": FALSE_POSITIVE_CASES,
     "several_boxes": SEVERAL_BOXES_CASES,
+    "unbalanced_braces": UNBALANCED_BRACES_CASES,
     "no_box": NO_BOX_CASES,
     "think": THINK_CASES,
 }
@@ -311,6 +322,8 @@ def test_phrase_fallback_option():
         ("\\boxed{a \\\\}", "a \\\\"),
         ("\\boxed{1", None),
         ("}}}\\boxed{3}{{{", "3"),
+        ("{" * 1001 + "\\boxed{3}", "3"),
+        ("\\boxed{{" * 50_000 + "3" + "}" * 100_000, "{" + "\\boxed{{" * 49_999 + "3" + "}" * 99_999),
         ("\\boxed{" + "{" * 10_000 + "5" + "}" * 10_000 + "}", "{" * 10_000 + "5" + "}" * 10_000),
     ],
 )
