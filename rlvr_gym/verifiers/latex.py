@@ -29,8 +29,18 @@ Extraction policy (documented here, used by the MATH verifier):
   repeat the answer in an alternative derivation, which is not a hedge.
 - **No box.** Fall back to the last explicit answer phrase ("final answer is
   X", "the answer is X", "Answer: X"), reading X as the math block that follows
-  (``$...$``, ``\(...\)``, ``\[...\]``) or the rest of the sentence. There is no
-  fallback to "the last number in the text": that rewards guessing.
+  (``$...$``, ``\(...\)``, ``\[...\]``) or the rest of the sentence. A sentence
+  that names its subject states the value after its verb: "Final Answer: The
+  largest $n$ is 34." reads 34; one without "is" reads its only math block or
+  its only number ("Jane started 3 hours ago" reads 3). There is no fallback to
+  "the last number in the text": that rewards guessing.
+- **A box, then a final-answer statement.** A reader takes the final statement:
+  when an explicit "final answer" phrase ("Final Answer: ...", "The final answer
+  is ...") comes after the last box and can be read, it is the answer
+  (``\boxed{255}`` as an intermediate step, then "The final answer is
+  $10,455$." reads 10,455). Other phrases ("the answer is") after a box do not
+  override it: prose such as "note that the answer is positive" is not a
+  statement of the value.
 """
 
 from __future__ import annotations
@@ -167,14 +177,50 @@ def _final_group(text: str, boxes: list[_Box]) -> list[_Box]:
 
 
 # --------------------------------------------------------------------------- answer phrases
-_PHRASE = re.compile(r"(?i)(?:final\s+answer|the\s+answer|\banswer)(?:\s+is\b|\s*:|\s*=|\s+is\s*:)")
+_PHRASE = re.compile(r"(?im)(?:final\s+answer|the\s+answer|\banswer)(?:\s+is\b|\s*:|\s*=|\s+is\s*:)|^[ \t*#]{0,8}answer[ \t*]{0,8}(?=\$|\\[\[(])")
+"""An answer phrase: "final answer is", "the answer is", "Answer:", or a line that starts "Answer" right before math."""
+_FINAL_PHRASE = re.compile(r"(?i)final\s+answer(?:\s+is\b|\s*:|\s*=|\s+is\s*:)")
+_PROSE_START = re.compile(r"[A-Za-z]+\s+[A-Za-z$\\]")
+_VERB = re.compile(r"\s(?:is|are|equals)\s")
+_INLINE_MATH = re.compile(r"\$([^$]+)\$|\\\((.+?)\\\)")
+_NUMBER_WORD = re.compile(r"(?<![\w.,/])[-+]?\d+(?:,\d{3})*(?:\.\d+)?(?:/\d+)?(?![\w,/]|\.\d)")
 _PHRASE_LEAD = re.compile(r"[\s*:]*")
 _SENTENCE_END = re.compile(r"\.(?:\s|$)|\n")
 
 
-def _phrase_answer(text: str) -> str | None:
+def _sentence_value(sentence: str) -> str:
+    """The value a final-answer sentence states: "The largest $n$ is 34" -> "34"; math or a bare value as is."""
+    if not _PROSE_START.match(sentence):
+        return sentence
+    parts = _VERB.split(sentence)
+    if len(parts) > 1:
+        return parts[-1].strip().strip("*").strip()
+    maths = _INLINE_MATH.findall(sentence)
+    if len(maths) == 1:
+        return (maths[0][0] or maths[0][1]).strip()
+    numbers = _NUMBER_WORD.findall(sentence)
+    return numbers[0] if len(numbers) == 1 and not maths else sentence
+
+
+_PROSE = re.compile(r"[A-Za-z]{2,}[\s,]+[A-Za-z]{2,}")
+
+
+def _states_a_value(answer: str) -> bool:
+    """A value (a number or some LaTeX), not prose: "10,455" yes; "positive, because two ..." no."""
+    return bool(re.search(r"[\d\\]", answer)) and not _PROSE.search(_TEXTCMD.sub("", answer))
+
+
+def _find_unescaped(text: str, closer: str, start: int, stop: int) -> int:
+    """The next ``closer`` in ``text[start:stop]`` not written as ``\\$`` (an escaped dollar is a currency sign)."""
+    at = text.find(closer, start, stop)
+    while closer == "$" and at > 0 and text[at - 1] == "\\":
+        at = text.find(closer, at + 1, stop)
+    return at
+
+
+def _phrase_answer(text: str, pattern: re.Pattern[str] = _PHRASE, start: int = 0) -> str | None:
     last = None
-    for last in _PHRASE.finditer(text):
+    for last in pattern.finditer(text, start):
         pass
     if last is None:
         return None
@@ -182,12 +228,12 @@ def _phrase_answer(text: str) -> str | None:
     for opener, closer in (("$$", "$$"), ("\\[", "\\]"), ("\\(", "\\)"), ("$", "$")):
         if text.startswith(opener, pos):
             start = pos + len(opener)
-            stop = text.find(closer, start, start + _PHRASE_MAX_CHARS)
+            stop = _find_unescaped(text, closer, start, start + _PHRASE_MAX_CHARS)
             return text[start:stop].strip() if stop >= 0 else None
     window = text[pos : pos + _PHRASE_SENTENCE_CHARS]
     end = _SENTENCE_END.search(window)
     answer = (window[: end.start()] if end else window).strip().strip("*").strip()
-    return answer.rstrip(".").strip() or None
+    return _sentence_value(answer.rstrip(".").strip()) or None
 
 
 def extract_answer(text: str, *, phrase_fallback: bool = True) -> Extraction:
@@ -197,6 +243,9 @@ def extract_answer(text: str, *, phrase_fallback: bool = True) -> Extraction:
         return Extraction(None, (), None, UNCLOSED_THINK)
     boxes = find_boxes(final)
     if boxes:
+        stated = _phrase_answer(final, _FINAL_PHRASE, boxes[-1].end) if phrase_fallback else None
+        if stated and _states_a_value(stated):  # a final-answer statement after the last box: the reader's answer
+            return Extraction(stated, (stated,), "phrase")
         items = tuple(final[b.content_start : b.content_end].strip() for b in _final_group(final, boxes))
         items = tuple(dict.fromkeys(items))  # \boxed{5} ... \boxed{5}: one answer
         if not any(items):
@@ -224,7 +273,7 @@ _DOLLAR = re.compile(r"\\\$|\$")
 _MATH_DELIMS = re.compile(r"(?<!\\)\\[\[\]()]")
 _SIZING = re.compile(r"\\(?:left|right|[bB]igg?[lr]?|middle)(?![A-Za-z])\.?")
 _THOUSANDS_BANG = re.compile(r"(?<=\d),\s*\\!\s*(?=\d{3}(?!\d))")
-_SPACING = re.compile(r"(?<!\\)\\(?:[,;:! ]|q?quad(?![A-Za-z])|displaystyle(?![A-Za-z])|textstyle(?![A-Za-z])|hspace\*?\{[^{}]*\}|phantom\{[^{}]*\})|~")
+_SPACING = re.compile(r"(?<!\\)\\(?:[,;:! ]|q?quad|displaystyle(?![A-Za-z])|textstyle(?![A-Za-z])|hspace\*?\{[^{}]*\}|phantom\{[^{}]*\})|~")
 _TEXTCMD = re.compile(r"\\(?:text(?:bf|it|rm|normal|sf|tt|up)?|mbox|mathrm|textup|emph|hbox)(?![A-Za-z])\s*")
 _FRACCMD = re.compile(r"\\[dtc]frac(?![A-Za-z])")
 _DEGREES = re.compile(r"\^\s*\{\s*\\circ\s*\}|\^\s*\\circ(?![A-Za-z])|\\circ(?![A-Za-z])|°|\\degree(?![A-Za-z])|\^\s*\{\s*\\text\{\s*o\s*\}\s*\}")
@@ -235,7 +284,8 @@ _WORD_ANDOR = re.compile(r",?\s*(?<![A-Za-z\\])(?:and|or)(?![A-Za-z])\s*")
 _TRAILING_UNIT = re.compile(r"\s*\\text\{\s*[A-Za-z][A-Za-z .]*\}\s*(?:\^\s*\{?\s*[23]\s*\}?)?\s*$")
 _PLAIN_UNIT = re.compile(
     r"(?<=\d)\s+(?:square\s+|sq\.?\s+|cubic\s+)?(?:units?|cm|mm|km|meters?|metres?|inches|inch|feet|foot|ft|yards?|miles?|"
-    r"degrees?|cents?|dollars?|hours?|minutes?|seconds?|days?|weeks?|years?|mph|pounds?|ounces?|grams?|kg|liters?|litres?)"
+    r"degrees?|cents?|dollars?|hours?|minutes?|seconds?|days?|weeks?|years?|mph|pounds?|ounces?|grams?|kg|liters?|litres?|"
+    r"percent(?:age)?|pct)"
     r"(?:\s*\^\s*\{?[23]\}?)?\.?\s*$"
 )
 _TEXT_GROUP = re.compile(r"\\text\{([^{}]*)\}")

@@ -26,7 +26,7 @@ from .interval import exact_interval, gold_interval, has_variable, pred_interval
 from .limits import GOLD_CACHE_SIZE, MAX_GOLD_CHARS
 from .numbers import parse_number
 from .safety import Refused, attempt
-from .structure import Node, build_node
+from .structure import Node, build_node, top_level_equals
 from .symbolic import gold_sympy, interval_set, pred_sympy, relation_set, sympy, sympy_equal
 
 __all__ = ["GoldAnswer", "Outcome", "answers_equivalent", "collapse", "compare", "prepare_ground_truth"]
@@ -155,13 +155,39 @@ def _interval_vs_relation(interval: Node, relation: str, parse_interval: Callabl
         return False
 
 
+def _equation_equal(g: Node, p: Node, out: Outcome) -> bool:
+    """``2x+4y-3=0`` against ``y=-\\frac12x+\\frac34``: when a name was stripped from one side and
+    the other is an equation, compare the two equations as written."""
+    gt, pt = g.whole or g.text, p.whole or p.text
+    if (gt, pt) == (g.text, p.text) or len(top_level_equals(gt)) != 2 or len(top_level_equals(pt)) != 2:
+        return False
+    return _leaf_equal(gt, pt, out)
+
+
+def _by_name(node: Node) -> tuple[tuple[str, ...], tuple[Node, ...]]:
+    order = sorted(range(len(node.names)), key=lambda i: node.names[i])
+    return tuple(node.names[i] for i in order), tuple(node.items[i] for i in order)
+
+
+def _without_repeats(gold: tuple[Node, ...], pred: tuple[Node, ...]) -> tuple[Node, ...]:
+    """A prediction that writes the same item twice (``(3,17,3,7), ..., (3, 17, 3, 7)``) states it once,
+    unless the ground truth itself repeats an item (a multiset such as a double root)."""
+    if len(pred) <= len(gold) or len(set(gold)) < len(gold):
+        return pred
+    return tuple(dict.fromkeys(pred))
+
+
 def node_equal(g: Node, p: Node, out: Outcome) -> bool:
     """Whether a ground-truth node and a response node are equivalent (the cascade, per item)."""
     if g.kind == "leaf" and p.kind == "leaf":
-        return _leaf_equal(g.text, p.text, out)
+        return _leaf_equal(g.text, p.text, out) or (bool(g.whole or p.whole) and _equation_equal(g, p, out))
     unordered = {"list", "set"}
     if g.kind in unordered and p.kind in unordered:
-        return _match_unordered(g.items, p.items, out)
+        return _match_unordered(g.items, _without_repeats(g.items, p.items), out)
+    ordered = {g.kind, p.kind}
+    if "assign" in ordered and ordered & {"list", "tuple"} and (g.kind != "tuple" or g.brackets == "()") and (p.kind != "tuple" or p.brackets == "()"):
+        # x=-5, p=\frac{14}{3} against -5, \frac{14}{3}: the values in the order written
+        return len(g.items) == len(p.items) and all(node_equal(a, b, out) for a, b in zip(g.items, p.items))
     if g.kind != p.kind:
         # an interval (or union) against an inequality: x > 2 and (2, \infty) are the same set
         if _is_interval(g) and _is_relation(p):
@@ -172,7 +198,8 @@ def node_equal(g: Node, p: Node, out: Outcome) -> bool:
     if g.kind == "union":
         return _match_unordered(g.items, p.items, out)
     if g.kind == "assign":
-        return g.names == p.names and all(node_equal(a, b, out) for a, b in zip(g.items, p.items))
+        (g_names, g_items), (p_names, p_items) = _by_name(g), _by_name(p)
+        return g_names == p_names and all(node_equal(a, b, out) for a, b in zip(g_items, p_items))
     if g.kind == "tuple" and g.brackets != p.brackets:
         return False
     return len(g.items) == len(p.items) and all(node_equal(a, b, out) for a, b in zip(g.items, p.items))

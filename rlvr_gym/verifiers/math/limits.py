@@ -17,6 +17,8 @@ MAX_ANSWER_CHARS = 10_000
 """Default of `MathVerifier.max_answer_chars`: a longer extracted answer is wrong without being parsed."""
 MAX_ITEMS = 32
 """Lists, sets, tuples and matrix rows/columns with more items are compared as strings only."""
+MAX_NAME_CHARS = 40
+"""A left-hand side longer than this is never read as the name of the value (``f(x) = ...``)."""
 MAX_STRUCTURE_NESTING = 64
 """Answers nested deeper than this are not split into structure (one leaf, compared as a string)."""
 
@@ -51,6 +53,8 @@ MAX_SIZE_DEPTH = 60
 """How deep the digit-count bound of a numeric tree looks before giving up (unknown size)."""
 MAX_EXPONENT_DIGITS = 15
 """A power whose exponent has more digits has an unknown (too large) size."""
+MAGNITUDE_DIGITS = 15
+"""Digits of the numeric bound on a non-integer exponent's magnitude (``10^{(-5+\\sqrt{13})/6}``)."""
 MAX_BINOMIAL_ARG = 10_000
 """Binomials with larger (or symbolic) arguments are not evaluated."""
 MAX_SYMBOLIC_EXPONENT = 64

@@ -10,8 +10,10 @@ tiny-number false positives (``1/2006!`` vs ``1/2004!``, ``1/2^{99}`` vs
 
 *Safety.* The parsed tree is inspected without evaluating it (`_guard_tree`), and
 answers whose exact value would be a huge integer (``5^{5^{5^5}}``,
-``10^{10^{10}}``, ``(10^7)!``) or that hold integrals/limits/sums are refused
-(compared as strings only).
+``10^{10^{10}}``, ``(10^7)!``) or that hold integrals/limits/derivatives are
+refused (compared as strings only). Sums and products (``\sum_{k=0}^{n-1} F_k
+F_{n-k-1}``) are parsed but never evaluated: they are equal only in sympy's
+canonical form (terms and factors reordered), never by computation.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from typing import Any
 
 from ..latex import max_nesting
 from .limits import (
+    MAGNITUDE_DIGITS,
     MAX_BINOMIAL_ARG,
     MAX_EXACT_DIGITS,
     MAX_EXPONENT_DIGITS,
@@ -47,7 +50,7 @@ from .safety import Refused, SympyTimeout, attempt
 
 __all__ = ["gold_sympy", "interval_set", "pred_sympy", "relation_set", "sympy", "sympy_equal"]
 
-_STRING_ONLY = re.compile(r"\d_\{?[0-9A-Za-z]+\}?|:|\\text|\\(?:int|sum|prod|lim|iint|oint|partial)(?![A-Za-z])|\\ldots|\\cdots|\\dots")
+_STRING_ONLY = re.compile(r"\d_\{?[0-9A-Za-z]+\}?|:|\\text|\\(?:int|lim|iint|oint|partial)(?![A-Za-z])|\\ldots|\\cdots|\\dots")
 _DECIMAL_LITERAL = re.compile(r"(?<![\d.])(\d*)\.(\d+)(?![\d.])")
 _FACTORIAL_ARG = re.compile(r"(\d+)\s*!")
 
@@ -96,11 +99,28 @@ def _size(expr: Any, depth: int = 0) -> float | None:
         base, exp = (_size(a, depth + 1) for a in expr.args)
         if base is None or exp is None or exp > MAX_EXPONENT_DIGITS:
             return None
+        if not expr.exp.is_Integer:  # 10^{(-5+\sqrt{13})/6}: bounded by the exponent's magnitude, not its digits
+            magnitude = _magnitude(expr.exp)
+            if magnitude is not None:
+                return base * max(1.0, magnitude) + exp
         return base * 10**exp
     if isinstance(expr, sp.factorial) and isinstance(expr.args[0], sp.Integer):
         n = abs(int(expr.args[0]))
         return n * _log10(max(n, 2))
     return None
+
+
+def _magnitude(exp: Any) -> float | None:
+    """An upper bound of ``|exp|`` for a numeric exponent of at most `MAX_EXPONENT_DIGITS` digits, or None."""
+    sp = sympy()
+    if exp.free_symbols:
+        return None
+    if exp.is_Rational:
+        return abs(int(exp.p)) / int(exp.q)
+    value = attempt(sp.N, exp, MAGNITUDE_DIGITS, failed=None)
+    if value is None or not value.is_real or not value.is_finite:
+        return None
+    return float(abs(value)) * (1 + 10.0 ** (3 - MAGNITUDE_DIGITS))  # a margin far above the rounding error
 
 
 def _has_tower(expr: Any) -> bool:
@@ -124,7 +144,7 @@ def _guard_tree(expr: Any) -> None:
             continue
         if not isinstance(node, sp.Basic):
             continue
-        if isinstance(node, (sp.Integral, sp.Sum, sp.Product, sp.Limit, sp.Derivative)):
+        if isinstance(node, (sp.Integral, sp.Limit, sp.Derivative)):
             raise Refused(f"{type(node).__name__} is not evaluated")
         if isinstance(node, sp.Rational) and _log10(int(node.p)) + _log10(int(node.q)) > MAX_EXACT_DIGITS:
             raise Refused("number too large")
@@ -185,7 +205,7 @@ def _to_sympy(leaf: str) -> Any:
     if isinstance(expr, list):
         raise Refused("several expressions")
     _guard_tree(expr)
-    expr = expr.doit() if hasattr(expr, "doit") else expr
+    expr = _evaluate(expr)
     i_symbols = [s for s in getattr(expr, "free_symbols", ()) if getattr(s, "name", "") == "i"]
     if i_symbols:
         expr = expr.subs({s: sp.I for s in i_symbols})
@@ -193,6 +213,32 @@ def _to_sympy(leaf: str) -> Any:
     if floats:
         expr = expr.xreplace({f: sp.Rational(str(f)) for f in floats})
     return expr
+
+
+def _evaluate(expr: Any) -> Any:
+    """``doit()``, except for sums and products (kept as written) and for latex2sympy2_extended's ``And``.
+
+    That ``And`` (latex2sympy2_extended/logic.py, ``And.__new__``) sets ``_unsorted_args`` on whatever
+    sympy's ``And`` returns; when a chain such as ``z=3+3=2`` collapses to one relation it is an
+    ``Equality``, which has no such attribute, and the rebuild inside ``doit()`` raises. So each part
+    is evaluated on its own and joined with sympy's own ``And``.
+    """
+    sp = sympy()
+    if isinstance(expr, sp.And):
+        return sp.And(*(_evaluate(arg) for arg in (getattr(expr, "_unsorted_args", None) or expr.args)))
+    if not hasattr(expr, "doit"):
+        return expr
+    if isinstance(expr, sp.Basic) and expr.has(sp.Sum, sp.Product):
+        return _canonical(expr)
+    return expr.doit()
+
+
+def _canonical(expr: Any) -> Any:
+    """Rebuild a tree bottom-up with sympy's automatic ordering (the parser builds some products with
+    ``evaluate=False``), without evaluating sums or products: ``F_k F_{n-k-1}`` = ``F_{n-k-1} F_k``."""
+    if not isinstance(expr, sympy().Basic) or not expr.args:
+        return expr
+    return expr.func(*(_canonical(arg) for arg in expr.args))
 
 
 def _to_sympy_or_refusal(leaf: str) -> Any:
@@ -306,6 +352,11 @@ def _relations_equal(g: Any, p: Any) -> bool:
     return op_g in ("==", "!=") or bool(ratio.is_positive)
 
 
+def _unevaluated(expr: Any) -> bool:
+    sp = sympy()
+    return isinstance(expr, sp.Basic) and expr.has(sp.Sum, sp.Product)
+
+
 def sympy_equal(g: Any, p: Any) -> bool:
     """Whether two parsed leaves are exactly equal (expressions, relations, sets, matrices)."""
     sp = sympy()
@@ -313,6 +364,8 @@ def sympy_equal(g: Any, p: Any) -> bool:
         if not (isinstance(g, sp.MatrixBase) and isinstance(p, sp.MatrixBase)) or g.shape != p.shape:
             return False
         return all(sympy_equal(x, y) for x, y in zip(g, p))
+    if _unevaluated(g) or _unevaluated(p):  # sums, products: sympy's canonical form only, never computed
+        return bool(g == p) or (isinstance(g, sp.Equality) and isinstance(p, sp.Equality) and g.lhs == p.rhs and g.rhs == p.lhs)
     g_rel, p_rel = isinstance(g, sp.core.relational.Relational), isinstance(p, sp.core.relational.Relational)
     if g_rel or p_rel:
         if g_rel and p_rel:
@@ -351,8 +404,36 @@ def relation_set(expr: Any) -> Any:
     relations = list(getattr(expr, "_unsorted_args", None) or expr.args) if isinstance(expr, sp.And) else [expr]
     if not all(isinstance(r, sp.core.relational.Relational) and not isinstance(r, sp.Equality) for r in relations):
         raise Refused("not an inequality")
-    symbols = set().union(*(r.free_symbols for r in relations))
-    if len(symbols) != 1 or sum(sp.count_ops(r) for r in relations) > MAX_SOLVE_OPS:
+    if sum(sp.count_ops(r) for r in relations) > MAX_SOLVE_OPS:
+        raise Refused("inequality too large")
+    middle = _common_side(relations)
+    if middle is not None and not middle.is_Symbol:
+        # 0 < f(x) < 1 says f(x) lies in (0, 1): solve for x when sympy can (1 <= |z| <= 2 is a union in z),
+        # else read the shared side as the quantity the set is about
+        solved = attempt(_solve_one_symbol, relations, failed=None)
+        if solved is not None and not solved.has(sp.ConditionSet):
+            return solved
+        t = sp.Dummy("t", real=True)
+        relations = [r.xreplace({middle: t}) for r in relations]
+    return _solve_one_symbol(relations)
+
+
+def _common_side(relations: list[Any]) -> Any:
+    """The one non-constant side that every relation shares (``f(x)`` in ``0 < f(x) < 1``), or None."""
+    sides = []
+    for r in relations:
+        if r.lhs.free_symbols and not r.rhs.free_symbols:
+            sides.append(r.lhs)
+        elif r.rhs.free_symbols and not r.lhs.free_symbols:
+            sides.append(r.rhs)
+        else:
+            return None
+    return sides[0] if all(side == sides[0] for side in sides) else None
+
+
+def _solve_one_symbol(relations: list[Any]) -> Any:
+    sp = sympy()
+    if len(set().union(*(r.free_symbols for r in relations))) != 1:
         raise Refused("not an inequality in one variable")
     result = sp.S.Reals
     for relation in relations:
