@@ -117,10 +117,15 @@ def _magnitude(exp: Any) -> float | None:
         return None
     if exp.is_Rational:
         return abs(int(exp.p)) / int(exp.q)
-    value = attempt(sp.N, exp, MAGNITUDE_DIGITS, failed=None)
-    if value is None or not value.is_real or not value.is_finite:
+    value = attempt(_float_magnitude, exp, failed=None)
+    if value is None or not _math.isfinite(value):
         return None
-    return float(abs(value)) * (1 + 10.0 ** (3 - MAGNITUDE_DIGITS))  # a margin far above the rounding error
+    return value * (1 + 10.0 ** (3 - MAGNITUDE_DIGITS))  # a margin far above the rounding error
+
+
+def _float_magnitude(exp: Any) -> float | None:
+    value = sympy().N(exp, MAGNITUDE_DIGITS)
+    return float(abs(value)) if value.is_real and value.is_finite else None
 
 
 def _has_tower(expr: Any) -> bool:
