@@ -10,12 +10,9 @@ import pytest
 from rlvr_gym.verifiers import Reason, get_verifier, verify_batch
 from rlvr_gym.verifiers.latex import extract_answer, extract_boxed, find_boxes, normalize_answer
 from rlvr_gym.verifiers.math import MathVerifier, answers_equivalent, parse_number, prepare_ground_truth
+from tests.verifiers.math_cases import boxed, check_row, flatten
 
 VERIFIER = MathVerifier(alpha=10.0)
-
-
-def boxed(answer: str) -> str:
-    return f"Some reasoning first. So the answer is $\\boxed{{{answer}}}$."
 
 
 # ----------------------------------------------------------------------------------------------
@@ -227,15 +224,12 @@ TABLES = {
     "no_box": NO_BOX_CASES,
     "think": THINK_CASES,
 }
-ALL_CASES = [(group, *case) for group, cases in TABLES.items() for case in cases]
+ALL_CASES, CASE_IDS = flatten(TABLES)
 
 
-@pytest.mark.parametrize(("group", "ground_truth", "response", "expected"), ALL_CASES, ids=[f"{c[0]}-{i}" for i, c in enumerate(ALL_CASES)])
+@pytest.mark.parametrize(("group", "ground_truth", "response", "expected"), ALL_CASES, ids=CASE_IDS)
 def test_table(group, ground_truth, response, expected):
-    verdict = VERIFIER.verify(response, ground_truth)
-    assert verdict.correct is expected, (ground_truth, response, verdict)
-    assert verdict.reason in (Reason.CORRECT, Reason.WRONG_ANSWER), verdict
-    assert verdict.score == (10.0 if expected else 0.0)
+    check_row(VERIFIER, ground_truth, response, expected)
 
 
 @pytest.mark.parametrize(("gold", "answer"), MATH_VERIFY_0_9_0_ACCEPTS)

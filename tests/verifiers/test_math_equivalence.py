@@ -7,15 +7,11 @@ wrong: a hedge, a different value, an approximation. No row may end in any reaso
 
 import pytest
 
-from rlvr_gym.verifiers import Reason
 from rlvr_gym.verifiers.latex import extract_answer
 from rlvr_gym.verifiers.math import MathVerifier
+from tests.verifiers.math_cases import boxed, check_row, flatten
 
 VERIFIER = MathVerifier(alpha=1.0)
-
-
-def boxed(answer: str) -> str:
-    return f"We work it out. So the answer is $\\boxed{{{answer}}}$."
 
 
 # ----------------------------------------------------------------------------------------------
@@ -155,14 +151,12 @@ TABLES = {
     "sums": SUMS,
     "final_sentences": FINAL_SENTENCES,
 }
-ALL_CASES = [(group, *case) for group, cases in TABLES.items() for case in cases]
+ALL_CASES, CASE_IDS = flatten(TABLES)
 
 
-@pytest.mark.parametrize(("group", "ground_truth", "response", "expected"), ALL_CASES, ids=[f"{c[0]}-{i}" for i, c in enumerate(ALL_CASES)])
+@pytest.mark.parametrize(("group", "ground_truth", "response", "expected"), ALL_CASES, ids=CASE_IDS)
 def test_table(group, ground_truth, response, expected):
-    verdict = VERIFIER.verify(response, ground_truth)
-    assert verdict.correct is expected, (ground_truth, response, verdict)
-    assert verdict.reason in (Reason.CORRECT, Reason.WRONG_ANSWER), verdict
+    check_row(VERIFIER, ground_truth, response, expected)
 
 
 def test_cheap_stages_only_reject_or_match_exact_text():

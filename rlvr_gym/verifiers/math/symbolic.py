@@ -112,7 +112,6 @@ def _size(expr: Any, depth: int = 0) -> float | None:
 
 def _magnitude(exp: Any) -> float | None:
     """An upper bound of ``|exp|`` for a numeric exponent of at most `MAX_EXPONENT_DIGITS` digits, or None."""
-    sp = sympy()
     if exp.free_symbols:
         return None
     if exp.is_Rational:
