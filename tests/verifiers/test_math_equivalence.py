@@ -179,3 +179,18 @@ def test_cheap_stages_only_reject_or_match_exact_text():
 def test_the_final_statement_is_read(response, answer, source):
     extraction = extract_answer(response)
     assert (extraction.answer, extraction.source) == (answer, source)
+
+
+@pytest.mark.parametrize(
+    ("leaf", "expected"),
+    [
+        ("z=3+3=2", "False"),  # 3+3=2 is false: the whole chain is false, never an AttributeError
+        ("z=1+1=2", "Eq(z, 2)"),  # Eq(z, 2) and the true 2=2
+        ("1<x=2", "Eq(x, 2) & (1 < x)"),
+    ],
+)
+def test_chains_reach_sympy_without_an_exception(leaf, expected):
+    """latex2sympy2_extended's ``And`` fails when a chain collapses to one relation; we evaluate it part by part."""
+    from rlvr_gym.verifiers.math.symbolic import gold_sympy
+
+    assert str(gold_sympy(leaf)) == expected
