@@ -9,8 +9,11 @@ Extraction policy (documented here, used by the MATH verifier):
 - **Reasoning blocks.** Only the text after the last ``</think>`` is judged. A
   response that opens ``<think>`` and never closes it has no final answer.
 - **Boxes.** ``\boxed{...}`` and ``\fbox{...}`` are found by one left-to-right
-  scan with an explicit brace stack (no recursive regex), so the cost is linear
-  and brace nesting is bounded by `MAX_BRACE_DEPTH`. Unclosed boxes are ignored.
+  scan with an explicit brace stack (no recursive regex), so the cost is linear.
+  The stack stores runs of plain braces as one count, so its size is bounded by
+  the number of open boxes, not by the nesting depth: a closed box is found
+  however many unbalanced braces stand elsewhere in the text (a reader sees it).
+  Unclosed boxes are ignored.
 - **Several boxes: the last group wins.** The final answer is the last
   outermost box, together with the boxes immediately before it when only
   separators stand between them (spaces, punctuation, ``$``, ``\[ \]``, "and",
@@ -26,8 +29,18 @@ Extraction policy (documented here, used by the MATH verifier):
   repeat the answer in an alternative derivation, which is not a hedge.
 - **No box.** Fall back to the last explicit answer phrase ("final answer is
   X", "the answer is X", "Answer: X"), reading X as the math block that follows
-  (``$...$``, ``\(...\)``, ``\[...\]``) or the rest of the sentence. There is no
-  fallback to "the last number in the text": that rewards guessing.
+  (``$...$``, ``\(...\)``, ``\[...\]``) or the rest of the sentence. A sentence
+  that names its subject states the value after its verb: "Final Answer: The
+  largest $n$ is 34." reads 34; one without "is" reads its only math block or
+  its only number ("Jane started 3 hours ago" reads 3). There is no fallback to
+  "the last number in the text": that rewards guessing.
+- **A box, then a final-answer statement.** A reader takes the final statement:
+  when an explicit "final answer" phrase ("Final Answer: ...", "The final answer
+  is ...") comes after the last box and can be read, it is the answer
+  (``\boxed{255}`` as an intermediate step, then "The final answer is
+  $10,455$." reads 10,455). Other phrases ("the answer is") after a box do not
+  override it: prose such as "note that the answer is positive" is not a
+  statement of the value.
 """
 
 from __future__ import annotations
@@ -36,9 +49,9 @@ import re
 from typing import NamedTuple
 
 __all__ = [
-    "Extraction",
-    "MAX_BRACE_DEPTH",
+    "SLASH_FRACTION",
     "UNCLOSED_THINK",
+    "Extraction",
     "extract_answer",
     "extract_boxed",
     "find_boxes",
@@ -49,14 +62,14 @@ __all__ = [
     "strip_outer",
 ]
 
-MAX_BRACE_DEPTH = 1000
-"""Braces nested deeper than this are counted but not tracked (boxes inside them are ignored)."""
 MAX_GROUP = 16
 """At most this many boxes form one final answer group."""
 MAX_GAP_CHARS = 80
 """Boxes further apart than this are never grouped."""
 _PHRASE_MAX_CHARS = 2000
 """How far an answer phrase's math block may extend."""
+_PHRASE_SENTENCE_CHARS = 200
+"""How far an answer phrase's plain-text sentence may extend."""
 
 
 UNCLOSED_THINK = "unterminated <think> block"
@@ -100,10 +113,14 @@ class _Box(NamedTuple):
 
 
 def find_boxes(text: str) -> list[_Box]:
-    r"""All closed outermost ``\boxed``/``\fbox`` spans, in order. One linear scan, bounded stack."""
+    r"""All closed outermost ``\boxed``/``\fbox`` spans, in order. One linear scan.
+
+    The stack holds, for each open box brace, the start of its ``\boxed`` (>= 0),
+    and for each run of plain open braces between them one negative count, so it
+    never grows with plain nesting and a stray ``{`` anywhere cannot hide a box.
+    """
     found: list[_Box] = []
-    stack: list[int] = []  # for each open brace: start of its \boxed, or -1
-    overflow = 0
+    stack: list[int] = []  # box starts (>= 0) and runs of plain open braces (-count)
     pending_box = -1  # start of a \boxed whose "{" must come next
     pending_at = -1  # position where that "{" must be
     for m in _BOX_SCAN.finditer(text):
@@ -118,22 +135,22 @@ def find_boxes(text: str) -> list[_Box]:
                 pending_box = -1
             continue
         if kind == "open":
-            box = pending_box if m.start() == pending_at else -1
-            pending_box = -1
-            if overflow or len(stack) >= MAX_BRACE_DEPTH:
-                overflow += 1
+            if pending_box >= 0 and m.start() == pending_at:
+                stack.append(pending_box)
+            elif stack and stack[-1] < 0:
+                stack[-1] -= 1
             else:
-                stack.append(box)
+                stack.append(-1)
+            pending_box = -1
             continue
         pending_box = -1
-        if kind == "close":
-            if overflow:
-                overflow -= 1
-            elif stack:
-                box = stack.pop()
-                if box >= 0:
-                    open_at = text.index("{", box)
-                    found.append(_Box(box, open_at + 1, m.start(), m.end()))
+        if kind == "close" and stack:
+            top = stack.pop()
+            if top < -1:
+                stack.append(top + 1)
+            elif top >= 0:
+                open_at = text.index("{", top)
+                found.append(_Box(top, open_at + 1, m.start(), m.end()))
     found.sort()
     outer: list[_Box] = []
     for box in found:
@@ -160,14 +177,50 @@ def _final_group(text: str, boxes: list[_Box]) -> list[_Box]:
 
 
 # --------------------------------------------------------------------------- answer phrases
-_PHRASE = re.compile(r"(?i)(?:final\s+answer|the\s+answer|\banswer)(?:\s+is\b|\s*:|\s*=|\s+is\s*:)")
+_PHRASE = re.compile(r"(?im)(?:final\s+answer|the\s+answer|\banswer)(?:\s+is\b|\s*:|\s*=|\s+is\s*:)|^[ \t*#]{0,8}answer[ \t*]{0,8}(?=\$|\\[\[(])")
+"""An answer phrase: "final answer is", "the answer is", "Answer:", or a line that starts "Answer" right before math."""
+_FINAL_PHRASE = re.compile(r"(?i)final\s+answer(?:\s+is\b|\s*:|\s*=|\s+is\s*:)")
+_PROSE_START = re.compile(r"[A-Za-z]+\s+[A-Za-z$\\]")
+_VERB = re.compile(r"\s(?:is|are|equals)\s")
+_INLINE_MATH = re.compile(r"\$([^$]+)\$|\\\((.+?)\\\)")
+_NUMBER_WORD = re.compile(r"(?<![\w.,/])[-+]?\d+(?:,\d{3})*(?:\.\d+)?(?:/\d+)?(?![\w,/]|\.\d)")
 _PHRASE_LEAD = re.compile(r"[\s*:]*")
 _SENTENCE_END = re.compile(r"\.(?:\s|$)|\n")
 
 
-def _phrase_answer(text: str) -> str | None:
+def _sentence_value(sentence: str) -> str:
+    """The value a final-answer sentence states: "The largest $n$ is 34" -> "34"; math or a bare value as is."""
+    if not _PROSE_START.match(sentence):
+        return sentence
+    parts = _VERB.split(sentence)
+    if len(parts) > 1:
+        return parts[-1].strip().strip("*").strip()
+    maths = _INLINE_MATH.findall(sentence)
+    if len(maths) == 1:
+        return (maths[0][0] or maths[0][1]).strip()
+    numbers = _NUMBER_WORD.findall(sentence)
+    return numbers[0] if len(numbers) == 1 and not maths else sentence
+
+
+_PROSE = re.compile(r"[A-Za-z]{2,}[\s,]+[A-Za-z]{2,}")
+
+
+def _states_a_value(answer: str) -> bool:
+    """A value (a number or some LaTeX), not prose: "10,455" yes; "positive, because two ..." no."""
+    return bool(re.search(r"[\d\\]", answer)) and not _PROSE.search(_TEXTCMD.sub("", answer))
+
+
+def _find_unescaped(text: str, closer: str, start: int, stop: int) -> int:
+    """The next ``closer`` in ``text[start:stop]`` not written as ``\\$`` (an escaped dollar is a currency sign)."""
+    at = text.find(closer, start, stop)
+    while closer == "$" and at > 0 and text[at - 1] == "\\":
+        at = text.find(closer, at + 1, stop)
+    return at
+
+
+def _phrase_answer(text: str, pattern: re.Pattern[str] = _PHRASE, start: int = 0) -> str | None:
     last = None
-    for last in _PHRASE.finditer(text):
+    for last in pattern.finditer(text, start):
         pass
     if last is None:
         return None
@@ -175,21 +228,24 @@ def _phrase_answer(text: str) -> str | None:
     for opener, closer in (("$$", "$$"), ("\\[", "\\]"), ("\\(", "\\)"), ("$", "$")):
         if text.startswith(opener, pos):
             start = pos + len(opener)
-            stop = text.find(closer, start, start + _PHRASE_MAX_CHARS)
+            stop = _find_unescaped(text, closer, start, start + _PHRASE_MAX_CHARS)
             return text[start:stop].strip() if stop >= 0 else None
-    window = text[pos : pos + 200]
+    window = text[pos : pos + _PHRASE_SENTENCE_CHARS]
     end = _SENTENCE_END.search(window)
     answer = (window[: end.start()] if end else window).strip().strip("*").strip()
-    return answer.rstrip(".").strip() or None
+    return _sentence_value(answer.rstrip(".").strip()) or None
 
 
 def extract_answer(text: str, *, phrase_fallback: bool = True) -> Extraction:
     """Read the final answer of a response (see the module docstring for the policy)."""
-    final, status = split_think(text)
+    final, _ = split_think(text)
     if final is None:
         return Extraction(None, (), None, UNCLOSED_THINK)
     boxes = find_boxes(final)
     if boxes:
+        stated = _phrase_answer(final, _FINAL_PHRASE, boxes[-1].end) if phrase_fallback else None
+        if stated and _states_a_value(stated):  # a final-answer statement after the last box: the reader's answer
+            return Extraction(stated, (stated,), "phrase")
         items = tuple(final[b.content_start : b.content_end].strip() for b in _final_group(final, boxes))
         items = tuple(dict.fromkeys(items))  # \boxed{5} ... \boxed{5}: one answer
         if not any(items):
@@ -217,7 +273,7 @@ _DOLLAR = re.compile(r"\\\$|\$")
 _MATH_DELIMS = re.compile(r"(?<!\\)\\[\[\]()]")
 _SIZING = re.compile(r"\\(?:left|right|[bB]igg?[lr]?|middle)(?![A-Za-z])\.?")
 _THOUSANDS_BANG = re.compile(r"(?<=\d),\s*\\!\s*(?=\d{3}(?!\d))")
-_SPACING = re.compile(r"(?<!\\)\\(?:[,;:! ]|q?quad(?![A-Za-z])|displaystyle(?![A-Za-z])|textstyle(?![A-Za-z])|hspace\*?\{[^{}]*\}|phantom\{[^{}]*\})|~")
+_SPACING = re.compile(r"(?<!\\)\\(?:[,;:! ]|q?quad|displaystyle(?![A-Za-z])|textstyle(?![A-Za-z])|hspace\*?\{[^{}]*\}|phantom\{[^{}]*\})|~")
 _TEXTCMD = re.compile(r"\\(?:text(?:bf|it|rm|normal|sf|tt|up)?|mbox|mathrm|textup|emph|hbox)(?![A-Za-z])\s*")
 _FRACCMD = re.compile(r"\\[dtc]frac(?![A-Za-z])")
 _DEGREES = re.compile(r"\^\s*\{\s*\\circ\s*\}|\^\s*\\circ(?![A-Za-z])|\\circ(?![A-Za-z])|°|\\degree(?![A-Za-z])|\^\s*\{\s*\\text\{\s*o\s*\}\s*\}")
@@ -228,7 +284,8 @@ _WORD_ANDOR = re.compile(r",?\s*(?<![A-Za-z\\])(?:and|or)(?![A-Za-z])\s*")
 _TRAILING_UNIT = re.compile(r"\s*\\text\{\s*[A-Za-z][A-Za-z .]*\}\s*(?:\^\s*\{?\s*[23]\s*\}?)?\s*$")
 _PLAIN_UNIT = re.compile(
     r"(?<=\d)\s+(?:square\s+|sq\.?\s+|cubic\s+)?(?:units?|cm|mm|km|meters?|metres?|inches|inch|feet|foot|ft|yards?|miles?|"
-    r"degrees?|cents?|dollars?|hours?|minutes?|seconds?|days?|weeks?|years?|mph|pounds?|ounces?|grams?|kg|liters?|litres?)"
+    r"degrees?|cents?|dollars?|hours?|minutes?|seconds?|days?|weeks?|years?|mph|pounds?|ounces?|grams?|kg|liters?|litres?|"
+    r"percent(?:age)?|pct)"
     r"(?:\s*\^\s*\{?[23]\}?)?\.?\s*$"
 )
 _TEXT_GROUP = re.compile(r"\\text\{([^{}]*)\}")
@@ -237,7 +294,8 @@ _THOUSANDS = re.compile(r"[+-]?\d{1,3}(?:,\d{3})+(?:\.\d*)?")
 _CHOICE = re.compile(r"\(?([A-Ea-e])\)")
 _FRAC_SHORT = re.compile(r"\\frac(?:(\d)(\d)|(\d)(?=\{)|\{([^{}]*)\}(\d))")
 _SQRT_SHORT = re.compile(r"\\sqrt(\d)")
-_SLASH = re.compile(r"^(-?\d+)/(\d+)$")
+SLASH_FRACTION = re.compile(r"([+-]?\d+(?:\.\d+)?)/(\d+(?:\.\d+)?)")
+"""A plain fraction ``a/b`` of decimals (use with ``fullmatch``): normalized to ``\\frac{a}{b}`` and read exactly by the MATH verifier."""
 _LEADING_DOT = re.compile(r"(?<![\d}])\.(\d)")
 _BASE_SUBSCRIPT = re.compile(r"(?<=\d)_\{(\d+)\}")
 _TRAILING_PUNCT = re.compile(r"(?:[.,;:]|\\\.)+$")
@@ -285,8 +343,7 @@ def max_nesting(s: str) -> int:
     for c in s:
         if c in _OPEN:
             depth += 1
-            if depth > best:
-                best = depth
+            best = max(best, depth)
         elif c in _CLOSE:
             depth -= 1
     return best
@@ -362,7 +419,7 @@ def normalize_answer(s: str, *, separators: bool = True) -> str:
         s = _FRAC_SHORT.sub(_fix_frac_short, s)
     if "\\sqrt" in s:
         s = _SQRT_SHORT.sub(r"\\sqrt{\1}", s)
-    slash = _SLASH.match(s)
+    slash = SLASH_FRACTION.fullmatch(s)
     if slash:
         s = f"\\frac{{{slash.group(1)}}}{{{slash.group(2)}}}"
     s = _LEADING_DOT.sub(r"0.\1", s)

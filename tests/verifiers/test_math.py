@@ -10,12 +10,9 @@ import pytest
 from rlvr_gym.verifiers import Reason, get_verifier, verify_batch
 from rlvr_gym.verifiers.latex import extract_answer, extract_boxed, find_boxes, normalize_answer
 from rlvr_gym.verifiers.math import MathVerifier, answers_equivalent, parse_number, prepare_ground_truth
+from tests.verifiers.math_cases import boxed, check_row, flatten
 
 VERIFIER = MathVerifier(alpha=10.0)
-
-
-def boxed(answer: str) -> str:
-    return f"Some reasoning first. So the answer is $\\boxed{{{answer}}}$."
 
 
 # ----------------------------------------------------------------------------------------------
@@ -189,6 +186,16 @@ SEVERAL_BOXES_CASES = [
     ("7", "\\boxed {7}", True),
 ]
 
+# A closed box is read whatever unbalanced braces stand elsewhere in the response (a reader sees it)
+UNBALANCED_BRACES_CASES = [
+    ("5", "{" * 1001 + " so the answer is \\boxed{5}.", True),  # once past a 1000-deep brace stack: "unclosed"
+    ("5", "{" * 50_000 + "\\boxed{5}" + "}" * 50_000, True),  # the box nested 50,000 deep
+    ("5", "Let $S = \\{1, 2$ and $f(x) = \\frac{1}{x$. So \\boxed{5}", True),
+    ("5", "}}} stray closers {{{ and openers, then \\boxed{5}", True),
+    ("5", "\\boxed{ an unclosed box, then \\boxed{5}", True),
+    ("6", "{" * 2000 + "\\boxed{5}", False),
+]
+
 # No box: an explicit answer phrase, else no answer (never "the last number")
 NO_BOX_CASES = [
     ("10", "The final answer is $10$. I hope it is correct.", True),
@@ -213,18 +220,16 @@ TABLES = {
     "hedge": HEDGE_CASES,
     "false_positive": FALSE_POSITIVE_CASES,
     "several_boxes": SEVERAL_BOXES_CASES,
+    "unbalanced_braces": UNBALANCED_BRACES_CASES,
     "no_box": NO_BOX_CASES,
     "think": THINK_CASES,
 }
-ALL_CASES = [(group, *case) for group, cases in TABLES.items() for case in cases]
+ALL_CASES, CASE_IDS = flatten(TABLES)
 
 
-@pytest.mark.parametrize(("group", "ground_truth", "response", "expected"), ALL_CASES, ids=[f"{c[0]}-{i}" for i, c in enumerate(ALL_CASES)])
+@pytest.mark.parametrize(("group", "ground_truth", "response", "expected"), ALL_CASES, ids=CASE_IDS)
 def test_table(group, ground_truth, response, expected):
-    verdict = VERIFIER.verify(response, ground_truth)
-    assert verdict.correct is expected, (ground_truth, response, verdict)
-    assert verdict.reason in (Reason.CORRECT, Reason.WRONG_ANSWER), verdict
-    assert verdict.score == (10.0 if expected else 0.0)
+    check_row(VERIFIER, ground_truth, response, expected)
 
 
 @pytest.mark.parametrize(("gold", "answer"), MATH_VERIFY_0_9_0_ACCEPTS)
@@ -311,6 +316,8 @@ def test_phrase_fallback_option():
         ("\\boxed{a \\\\}", "a \\\\"),
         ("\\boxed{1", None),
         ("}}}\\boxed{3}{{{", "3"),
+        ("{" * 1001 + "\\boxed{3}", "3"),
+        ("\\boxed{{" * 50_000 + "3" + "}" * 100_000, "{" + "\\boxed{{" * 49_999 + "3" + "}" * 99_999),
         ("\\boxed{" + "{" * 10_000 + "5" + "}" * 10_000 + "}", "{" * 10_000 + "5" + "}" * 10_000),
     ],
 )
