@@ -129,6 +129,8 @@ class _BadTest(InvalidGroundTruth):
     """The ground truth's tests pass something that cannot cross to the sandbox."""
 
 
+_EXIT_GRACE_S = 1.0
+"""After the reply channel closes, how long the sandbox may take to end before it is killed."""
 _FATAL = {Failure.MEMORY, Failure.RECURSION, Failure.EXITED, Failure.PROCESS_LIMIT}
 
 
@@ -147,6 +149,7 @@ class _Candidate:
             return _Stop(Failure.OUTPUT_LIMIT, f"printed more than {self.process.limits.output_bytes} bytes")
         if event.outcome is Outcome.PROTOCOL:
             return _Stop(Failure.PROTOCOL, f"not an answer: {str(event.message)[:200]}")
+        self.process.wait_exit(time.monotonic() + _EXIT_GRACE_S)  # its reply channel closed: let it finish dying
         self.process.close()
         return _Stop(*_exit_failure(self.process.returncode, self.namespaces))
 

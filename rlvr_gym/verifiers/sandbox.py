@@ -344,6 +344,9 @@ class SandboxProcess:
     def wait_exit(self, deadline: float) -> Event:
         """Wait until the sandbox ends on its own (stdio programs); its output is then complete."""
         while True:
+            if self._process is None or self._process.poll() is not None:
+                self._drain()
+                return Event(Outcome.EXITED)
             event = self._pump(deadline, want_reply=False)
             if event is not None:
                 return event
