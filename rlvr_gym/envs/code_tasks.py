@@ -16,14 +16,15 @@ import gzip
 import importlib.util
 import json
 import random
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from .data import DataNotFound, Item
 from .procedural import LazyItems, _check_split, in_split
 
-__all__ = ["HumanEvalSource", "CodeSource", "humaneval_path", "CODE_FAMILIES"]
+__all__ = ["CODE_FAMILIES", "CodeSource", "HumanEvalSource", "humaneval_path"]
 
 
 def humaneval_path() -> Path:
@@ -85,8 +86,8 @@ def _rotate(rng: random.Random):
 
 def _caesar(rng: random.Random):
     k = rng.randint(1, 25)
-    return ("shift_letters", "s", f"returns s with every lowercase letter a-z shifted {k} places forward in the alphabet "
-            "(wrapping from z to a); other characters stay as they are",
+    return ("shift_letters", "s", (f"returns s with every lowercase letter a-z shifted {k} places forward in the alphabet "
+            "(wrapping from z to a); other characters stay as they are"),
             f"def shift_letters(s):\n    return ''.join(chr((ord(c) - 97 + {k}) % 26 + 97) if 'a' <= c <= 'z' else c for c in s)\n",
             lambda r: (_word(r),))
 
@@ -115,8 +116,8 @@ def _digit_sum(rng: random.Random):
 
 def _count_runs(rng: random.Random):
     return ("longest_run", "xs", "returns the length of the longest run of equal adjacent elements in xs (0 for an empty list)",
-            "def longest_run(xs):\n    best = run = 0\n    for i, x in enumerate(xs):\n        run = run + 1 if i and xs[i - 1] == x else 1\n"
-            "        best = max(best, run)\n    return best\n",
+            ("def longest_run(xs):\n    best = run = 0\n    for i, x in enumerate(xs):\n        run = run + 1 if i and xs[i - 1] == x else 1\n"
+            "        best = max(best, run)\n    return best\n"),
             lambda r: ([r.randint(0, 2) for _ in range(r.randint(0, 10))],))
 
 
@@ -133,7 +134,7 @@ CODE_FAMILIES: tuple[Family, ...] = (_sum_multiples, _rotate, _caesar, _recurren
 
 def _run_reference(source: str, name: str, args: tuple) -> Any:
     namespace: dict[str, Any] = {}
-    exec(source, namespace)  # our own reference solution, from the table above
+    exec(source, namespace)  # noqa: S102 - our own reference solution, from the table above
     return namespace[name](*json.loads(json.dumps(args)))
 
 

@@ -36,7 +36,7 @@ from .code_exec import Failure, TestRun, run_function_tests, run_stdio_tests
 from .sandbox import SandboxLimits, sandbox_setup
 from .text import after_think
 
-__all__ = ["CodeVerifier", "FunctionSpec", "StdioSpec", "extract_code", "parse_code_ground_truth", "build_program", "Failure"]
+__all__ = ["CodeVerifier", "Failure", "FunctionSpec", "StdioSpec", "build_program", "extract_code", "parse_code_ground_truth"]
 
 _FENCE = re.compile(r"^[ \t]*```[^\n`]*\n(.*?)(?:^[ \t]*```|\Z)", re.MULTILINE | re.DOTALL)
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")

@@ -20,7 +20,7 @@ from .base import InvalidGroundTruth
 from .sandbox import Event, Outcome, SandboxLimits, SandboxProcess, SandboxSetup
 from .sandbox_runner import UnsupportedValue, decode_value, encode_value
 
-__all__ = ["Failure", "TestRun", "run_function_tests", "run_stdio_tests", "SandboxUnavailable"]
+__all__ = ["Failure", "SandboxUnavailable", "TestRun", "run_function_tests", "run_stdio_tests"]
 
 
 class Failure(str, enum.Enum):
@@ -241,14 +241,14 @@ def run_function_tests(
             return TestRun(0, len(tests), Failure.PROTOCOL, None, f"not an answer: {str(message)[:200]}", None, _output_tail(process))
         helpers: dict[str, Any] = {"__name__": "__rlvr_test__"}
         if prompt:
-            exec(compile(prompt, "<prompt>", "exec"), helpers)  # trusted: the ground truth's own helpers
+            exec(compile(prompt, "<prompt>", "exec"), helpers)  # noqa: S102 - trusted: the ground truth's own helpers
         passed, first = 0, None
         for index, source in enumerate(tests):
             namespace = dict(helpers, candidate=candidate)
             namespace[entry_point] = candidate
             test_file = f"<test {index}>"
             try:
-                exec(compile(source, test_file, "exec"), namespace)
+                exec(compile(source, test_file, "exec"), namespace)  # noqa: S102 - trusted: the ground truth's tests
                 check = namespace.get("check")
                 if callable(check) and check is not helpers.get("check"):
                     check(candidate)

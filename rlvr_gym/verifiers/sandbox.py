@@ -40,7 +40,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-__all__ = ["Isolation", "SandboxLimits", "SandboxSetup", "Outcome", "Event", "SandboxProcess", "sandbox_setup", "SandboxWarning"]
+__all__ = ["Event", "Isolation", "Outcome", "SandboxLimits", "SandboxProcess", "SandboxSetup", "SandboxWarning", "sandbox_setup"]
 
 UID_BASE = 2_000_000_000
 """Root runs each sandbox as ``UID_BASE + pid of the verifying process`` (no such user exists)."""
@@ -312,12 +312,6 @@ class SandboxProcess:
         if self._workdir is not None:
             shutil.rmtree(self._workdir, ignore_errors=True)
             self._workdir = None
-
-    def __enter__(self) -> "SandboxProcess":
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
     # -- messages ----------------------------------------------------------------------
     def send(self, message: dict[str, Any]) -> None:

@@ -27,7 +27,7 @@ import os
 import sys
 from typing import Any
 
-__all__ = ["encode_value", "decode_value", "UnsupportedValue", "MAX_DEPTH"]
+__all__ = ["MAX_DEPTH", "UnsupportedValue", "decode_value", "encode_value"]
 
 MAX_DEPTH = 100
 """Containers nested deeper than this do not cross (also stops cycles)."""
@@ -146,10 +146,10 @@ def _run_stdio(job: dict, fd_in: int, fd_out: int, code: Any) -> None:
     os.dup2(fd, 0)
     os.close(fd)
     os.close(fd_in)
-    sys.stdin = open(0, "r", encoding="utf-8", closefd=False)
+    sys.stdin = open(0, encoding="utf-8", closefd=False)  # noqa: SIM115 - the program's stdin for its whole life
     status = 0
     try:
-        exec(code, {"__name__": "__main__", "__builtins__": __builtins__})
+        exec(code, {"__name__": "__main__", "__builtins__": __builtins__})  # noqa: S102 - inside the sandbox
     except SystemExit as exc:
         status = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
     except BaseException as exc:  # noqa: BLE001 - the code's own failure, reported to the parent
@@ -168,7 +168,7 @@ def _run_stdio(job: dict, fd_in: int, fd_out: int, code: Any) -> None:
 def _run_function(job: dict, fd_in: int, fd_out: int, code: Any, requests: Any) -> None:
     namespace: dict[str, Any] = {"__name__": "solution", "__builtins__": __builtins__}
     try:
-        exec(code, namespace)
+        exec(code, namespace)  # noqa: S102 - inside the sandbox
     except BaseException as exc:  # noqa: BLE001 - SystemExit included: reported as the code exiting
         _send(fd_out, {"error": _error(exc)})
         os._exit(0)

@@ -7,9 +7,18 @@ import pytest
 
 from rlvr_gym.envs import HumanEvalSource
 from rlvr_gym.verifiers import Reason, get_verifier, verify_batch
-from rlvr_gym.verifiers.code import build_program, extract_code, parse_code_ground_truth, FunctionSpec
+from rlvr_gym.verifiers.code import (
+    FunctionSpec,
+    build_program,
+    extract_code,
+    parse_code_ground_truth,
+)
 from rlvr_gym.verifiers.sandbox import SandboxLimits
-from rlvr_gym.verifiers.sandbox_runner import UnsupportedValue, decode_value, encode_value
+from rlvr_gym.verifiers.sandbox_runner import (
+    UnsupportedValue,
+    decode_value,
+    encode_value,
+)
 
 LIMITS = SandboxLimits(wall_s=5.0, cpu_s=5)
 

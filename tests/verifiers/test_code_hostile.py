@@ -15,7 +15,13 @@ import uuid
 import pytest
 
 from rlvr_gym.verifiers import Reason, get_verifier
-from rlvr_gym.verifiers.sandbox import UID_BASE, Isolation, SandboxLimits, _pids_of, sandbox_setup
+from rlvr_gym.verifiers.sandbox import (
+    UID_BASE,
+    Isolation,
+    SandboxLimits,
+    _pids_of,
+    sandbox_setup,
+)
 from tests.conftest import REPO_ROOT
 
 LIMITS = SandboxLimits(wall_s=3.0, cpu_s=2, memory_mb=512, processes=16, output_bytes=100_000)
@@ -69,8 +75,8 @@ def _cases(port, victim_pid, shadow_free):
         ("always-equal object", _fn("class Yes:\n    def __eq__(self, other):\n        return True\nreturn Yes()"), {"unsupported_value"}),
         ("int subclass equal to everything", _fn("class I(int):\n    def __eq__(self, other):\n        return True\nreturn I(0)"), {"unsupported_value"}),
         ("forged replies on the channel", _top("import os, sys\nos.write(int(sys.argv[2]), b'{\"passed\": true}\\n')"), {"protocol"}),
-        ("patched assert helpers", "```python\nimport builtins\nbuiltins.AssertionError = type('Nope', (Exception,), {})\n"
-         "check = lambda candidate: None\ndef f(x):\n    return 0\n```", {"assertion"}),
+        ("patched assert helpers", ("```python\nimport builtins\nbuiltins.AssertionError = type('Nope', (Exception,), {})\n"
+         "check = lambda candidate: None\ndef f(x):\n    return 0\n```"), {"assertion"}),
         ("sleeping child outliving its parent",
          _top(f"import os, time\nif os.fork() == 0:\n    os.setsid()\n    time.sleep(30)\n    open({HOST_TMP_FILE!r}, 'w').write('late')\n    os._exit(0)\nos._exit(0)"),
          {"exited"}),
@@ -87,7 +93,8 @@ def _children(pid):
     for entry in os.scandir("/proc"):
         if entry.name.isdigit():
             try:
-                status = open(f"/proc/{entry.name}/status").read()
+                with open(f"/proc/{entry.name}/status") as stream:
+                    status = stream.read()
             except OSError:
                 continue
             fields = dict(line.split(":", 1) for line in status.splitlines() if ":" in line)
@@ -100,6 +107,7 @@ def _children(pid):
 def test_hostile_suite_scores_zero_with_the_right_reason_and_leaves_the_host_unchanged(tmp_path):
     setup = sandbox_setup()
     if setup.isolation is not Isolation.NAMESPACES:
+        assert not os.environ.get("CI"), f"CI must have the namespace sandbox (make install installs bubblewrap): {setup.missing}"
         pytest.skip(f"the sandbox has no namespaces here ({'; '.join(setup.missing)}); `make install` installs bubblewrap")
     listener = socket.socket()
     listener.bind(("127.0.0.1", 0))

@@ -1,0 +1,75 @@
+"""The sandbox's setup: limits validated, the fallback warned once and still limiting, determinism."""
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from rlvr_gym.verifiers import get_verifier
+from rlvr_gym.verifiers.sandbox import SandboxLimits
+from tests.conftest import REPO_ROOT
+
+# Limits that cannot work are refused with the field named
+BAD_LIMITS = [
+    ({"wall_s": 0}, "wall_s"),
+    ({"cpu_s": 1.5}, "cpu_s"),
+    ({"memory_mb": 16}, "memory_mb"),
+    ({"processes": 1}, "processes"),
+    ({"output_bytes": True}, "output_bytes"),
+]
+
+
+@pytest.mark.parametrize("kwargs, field", BAD_LIMITS)
+def test_bad_limits_are_refused(kwargs, field):
+    with pytest.raises(ValueError, match=field):
+        SandboxLimits(**kwargs)
+
+
+_SCRIPT = """
+import json, warnings
+warnings.simplefilter("always")
+from rlvr_gym.verifiers import get_verifier
+from rlvr_gym.verifiers.sandbox import SandboxLimits
+v = get_verifier("code", limits=SandboxLimits(wall_s=3, cpu_s=2))
+truth = {"entry_point": "f", "tests": ["assert f(1) == 2"]}
+daemon = "import os, time\\nif os.fork() == 0:\\n    os.setsid()\\n    time.sleep(60)\\ndef f(x):\\n    return x + 1"
+out = [v.verify(code, truth).to_dict() for code in ("def f(x):\\n    return x + 1", "def f(x):\\n    return x", daemon)]
+print(json.dumps(out))
+"""
+
+
+def _run(env):
+    return subprocess.run([sys.executable, "-c", _SCRIPT], capture_output=True, text=True, cwd=REPO_ROOT, timeout=120, check=False,
+                          env={**os.environ, "PYTHONPATH": str(REPO_ROOT), **env})
+
+
+def test_fallback_is_warned_once_and_still_verifies():
+    result = _run({"RLVR_GYM_SANDBOX": "process"})
+    assert result.returncode == 0, result.stderr
+    verdicts = json.loads(result.stdout)
+    assert [v["reason"] for v in verdicts] == ["correct", "wrong_answer", "correct"]
+    assert all(v["details"]["isolation"] == "process" for v in verdicts)
+    assert result.stderr.count("FALLING BACK") == 1, result.stderr
+    assert "Does NOT hold: no network isolation" in result.stderr
+    if os.geteuid() == 0:
+        # root: the daemon ran under the sandbox's own uid and was killed by the uid sweep (and said so)
+        assert "outlived their sandbox and were killed" in result.stderr
+
+
+def test_missing_bwrap_is_an_error_when_namespaces_are_required():
+    result = _run({"RLVR_GYM_SANDBOX": "namespaces", "PATH": "/nonexistent"})
+    verdicts = json.loads(result.stdout)
+    # an `error` verdict (counted, never a silent zero) saying why
+    assert [v["reason"] for v in verdicts] == ["error"] * 3
+    assert "RLVR_GYM_SANDBOX=namespaces, but bubblewrap (bwrap) is not installed" in verdicts[0]["details"]["error"]
+
+
+def test_same_program_same_verdict_in_every_process():
+    # set order of strings depends on the hash seed; the sandbox fixes it (PYTHONHASHSEED=0)
+    code = "def f(words):\n    return list(set(words))"
+    truth = {"entry_point": "f", "tests": ["assert f(['a', 'b', 'c', 'd']) == ['a', 'b', 'c', 'd']"]}
+    verifier = get_verifier("code", limits=SandboxLimits(wall_s=5, cpu_s=5))
+    first = verifier.verify(code, truth)
+    assert all(verifier.verify(code, truth).reason is first.reason for _ in range(3))
