@@ -67,9 +67,10 @@ class Isolation(str, enum.Enum):
 class SandboxLimits:
     """Resource limits of one sandboxed item."""
 
-    wall_s: float = 10.0
-    """Wall-clock seconds for the whole item (all its tests), from the sandbox coming up."""
-    cpu_s: int = 10
+    wall_s: float = 5.0
+    """Wall-clock seconds for the whole item (all its tests), from the sandbox coming up; keep it
+    below the batch engine's ``timeout_s`` (10 s by default) so the sandbox's own limit fires first."""
+    cpu_s: int = 5
     """CPU seconds of each process (``RLIMIT_CPU``)."""
     memory_mb: int = 1024
     """Address space per process (``RLIMIT_AS``), MiB."""

@@ -19,6 +19,7 @@ from rlvr_gym.verifiers.sandbox_runner import (
     decode_value,
     encode_value,
 )
+from tests.test_readme import _example
 
 LIMITS = SandboxLimits(wall_s=5.0, cpu_s=5)
 
@@ -129,6 +130,10 @@ def test_stdio_tests(code, reason, failure):
     truth = {"cases": [{"input": "1 2\n", "output": "3\n"}, {"input": "5 5", "output": "10"}]}
     verdict = get_verifier("code", limits=LIMITS).verify(code, truth)
     assert verdict.reason is reason and verdict.details.get("failure") == failure, verdict
+
+
+def test_readme_example_runs():
+    exec(compile(_example("code"), "README.md", "exec"), {})  # noqa: S102 - the README's own example
 
 
 def test_no_code_is_no_answer():
