@@ -28,6 +28,7 @@ import enum
 import functools
 import json
 import os
+import select
 import selectors
 import shutil
 import signal
@@ -46,6 +47,8 @@ UID_BASE = 2_000_000_000
 """Root runs each sandbox as ``UID_BASE + pid of the verifying process`` (no such user exists)."""
 _RUNNER = Path(__file__).with_name("sandbox_runner.py")
 _MAX_REPLY_BYTES = 16 << 20
+_TEARDOWN_S = 2.0
+"""How long the parent waits for a killed sandbox's PID namespace to be gone."""
 _START_S = 10.0
 """Time allowed for the sandbox to come up (not counted in the item's wall-clock limit)."""
 
@@ -246,6 +249,8 @@ class SandboxProcess:
         self._selector = selectors.DefaultSelector()
         self._uid = UID_BASE + os.getpid() if setup.drop_uid else -1
         self._workdir: str | None = None
+        self._info: int | None = None
+        self._init_pidfd: int | None = None
 
     # -- lifecycle ---------------------------------------------------------------------
     def start(self) -> Event:
@@ -254,13 +259,14 @@ class SandboxProcess:
         rep_r, rep_w = os.pipe()
         out_r, out_w = os.pipe()
         err_r, err_w = os.pipe()
+        info_r, info_w = os.pipe()
         limits = {k: v for k, v in asdict(self.limits).items() if k not in ("wall_s", "output_bytes", "tmp_mb")}
         runner = [self.setup.python, "-S", "-s", "-B"] + (["-P"] if sys.version_info >= (3, 11) else [])
         runner += ["-c", _runner_source(), str(req_r), str(rep_w), str(self._uid), json.dumps(limits)]
         if self.setup.isolation is Isolation.NAMESPACES:
             prefix = _bwrap_args(self.setup.bwrap_args[0], _python()[1], self.limits.tmp_mb)
             env_args = [arg for key, value in _ENV.items() for arg in ("--setenv", key, value)]
-            argv, env, cwd = [*prefix, *env_args, "--", *runner], {}, "/"
+            argv, env, cwd = [*prefix, *env_args, "--info-fd", str(info_w), "--", *runner], {}, "/"
         else:
             self._workdir = tempfile.mkdtemp(prefix="rlvr-sandbox-")
             if self._uid >= 0:
@@ -268,12 +274,13 @@ class SandboxProcess:
             argv, env, cwd = runner, dict(_ENV, HOME=self._workdir), self._workdir
         try:
             self._process = subprocess.Popen(
-                argv, stdin=subprocess.DEVNULL, stdout=out_w, stderr=err_w, pass_fds=(req_r, rep_w),
+                argv, stdin=subprocess.DEVNULL, stdout=out_w, stderr=err_w, pass_fds=(req_r, rep_w, info_w),
                 env=env, cwd=cwd, start_new_session=True, close_fds=True,
             )
         finally:
-            for fd in (req_r, rep_w, out_w, err_w):
+            for fd in (req_r, rep_w, out_w, err_w, info_w):
                 os.close(fd)
+        self._info = info_r
         self._fds = {"req": req_w, "rep": rep_r, "out": out_r, "err": err_r, "pid": os.pidfd_open(self._process.pid)}
         for name in ("rep", "out", "err", "pid"):
             os.set_blocking(self._fds[name], False)
@@ -284,8 +291,27 @@ class SandboxProcess:
         if first.outcome is Outcome.REPLY and first.message != {"ready": True}:
             return Event(Outcome.PROTOCOL, first.message)
         if first.outcome is Outcome.REPLY:
+            self._watch_init()
             self.send(self.job)
         return first
+
+    def _watch_init(self) -> None:
+        """Keep a pidfd on the PID namespace's init (bwrap's ``--info-fd`` names it): once it is
+        gone, so is every process of the namespace (the kernel kills and reaps them first)."""
+        info, self._info = self._info, None
+        if info is None:
+            return
+        try:
+            if self.setup.isolation is Isolation.NAMESPACES:
+                os.set_blocking(info, False)
+                data = os.read(info, 1 << 16)
+                child = json.loads(data.decode()).get("child-pid") if data else None
+                if isinstance(child, int) and child > 0:
+                    self._init_pidfd = os.pidfd_open(child)
+        except (OSError, ValueError):
+            self._init_pidfd = None  # the sweep by uid still verifies
+        finally:
+            os.close(info)
 
     def close(self) -> None:
         """Kill the sandbox and everything in it; collect what is left of its output."""
@@ -298,6 +324,12 @@ class SandboxProcess:
                     pass
             process.wait()
             self.returncode = process.returncode
+            if self._init_pidfd is not None:
+                poller = select.poll()
+                poller.register(self._init_pidfd, select.POLLIN)
+                poller.poll(_TEARDOWN_S * 1000)  # readable once the init has exited
+                os.close(self._init_pidfd)
+                self._init_pidfd = None
             self._drain()
             self._process = None
         for fd in self._fds.values():
@@ -308,6 +340,9 @@ class SandboxProcess:
             os.close(fd)
         self._fds = {}
         self._selector.close()
+        if self._info is not None:  # never came up
+            os.close(self._info)
+            self._info = None
         if self._uid >= 0:
             self.leftover = kill_uid(self._uid)
         if self._workdir is not None:
