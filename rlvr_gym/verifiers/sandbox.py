@@ -8,8 +8,8 @@ Layers (see the README's "Code" section for what each guarantees):
   writable place, gone when the item ends). The network namespace has only its own loopback.
   Killing bwrap kills its PID namespace's init (``--die-with-parent``), and with it every process
   the code started.
-- **uid**: when this process is root, the code runs as a uid of its own (``UID_BASE`` + this
-  process's pid), so the process-count limit counts only its processes and nothing it does
+- **uid**: when this process is root, the code runs as a uid of its own (`sandbox_uid`: one per
+  verifying process and concurrent sandbox), so the process-count limit counts only its processes and nothing it does
   carries root's rights; after each item, any process left with that uid is killed and the
   survivors counted (there should never be any).
 - **limits** (``setrlimit`` in the runner, before the code runs): address space, CPU seconds,
@@ -35,6 +35,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import warnings
 from dataclasses import asdict, dataclass, field
@@ -44,7 +45,29 @@ from typing import Any
 __all__ = ["Event", "Isolation", "Outcome", "SandboxLimits", "SandboxProcess", "SandboxSetup", "SandboxWarning", "sandbox_setup"]
 
 UID_BASE = 2_000_000_000
-"""Root runs each sandbox as ``UID_BASE + pid of the verifying process`` (no such user exists)."""
+"""Root runs each sandbox as ``UID_BASE + SLOTS * pid + slot`` (no such user exists)."""
+SLOTS = 64
+"""Sandboxes one verifying process may run at once (threads each take a slot)."""
+_free_slots = list(range(SLOTS - 1, -1, -1))
+_slots_lock = threading.Lock()
+_slots_free = threading.Semaphore(SLOTS)
+
+
+def sandbox_uid(slot: int, pid: int | None = None) -> int:
+    """The uid of a sandbox slot of process ``pid`` (default: this one)."""
+    return UID_BASE + SLOTS * (os.getpid() if pid is None else pid) + slot
+
+
+def _take_slot() -> int:
+    _slots_free.acquire()
+    with _slots_lock:
+        return _free_slots.pop()
+
+
+def _give_slot(slot: int) -> None:
+    with _slots_lock:
+        _free_slots.append(slot)
+    _slots_free.release()
 _RUNNER = Path(__file__).with_name("sandbox_runner.py")
 _MAX_REPLY_BYTES = 16 << 20
 _TEARDOWN_S = 2.0
@@ -247,7 +270,8 @@ class SandboxProcess:
         self._to_send = b""
         self._fds: dict[str, int] = {}
         self._selector = selectors.DefaultSelector()
-        self._uid = UID_BASE + os.getpid() if setup.drop_uid else -1
+        self._slot: int | None = None
+        self._uid = -1
         self._workdir: str | None = None
         self._info: int | None = None
         self._init_pidfd: int | None = None
@@ -260,6 +284,9 @@ class SandboxProcess:
         out_r, out_w = os.pipe()
         err_r, err_w = os.pipe()
         info_r, info_w = os.pipe()
+        if self.setup.drop_uid:
+            self._slot = _take_slot()
+            self._uid = sandbox_uid(self._slot)
         limits = {k: v for k, v in asdict(self.limits).items() if k not in ("wall_s", "output_bytes", "tmp_mb")}
         runner = [self.setup.python, "-S", "-s", "-B"] + (["-P"] if sys.version_info >= (3, 11) else [])
         runner += ["-c", _runner_source(), str(req_r), str(rep_w), str(self._uid), json.dumps(limits)]
@@ -345,6 +372,9 @@ class SandboxProcess:
             self._info = None
         if self._uid >= 0:
             self.leftover = kill_uid(self._uid)
+        if self._slot is not None:
+            _give_slot(self._slot)
+            self._slot = None
         if self._workdir is not None:
             shutil.rmtree(self._workdir, ignore_errors=True)
             self._workdir = None

@@ -16,11 +16,11 @@ import pytest
 
 from rlvr_gym.verifiers import Reason, get_verifier
 from rlvr_gym.verifiers.sandbox import (
-    UID_BASE,
+    SLOTS,
     Isolation,
     SandboxLimits,
-    _pids_of,
     sandbox_setup,
+    sandbox_uid,
 )
 from tests.conftest import REPO_ROOT
 
@@ -83,6 +83,22 @@ def _cases(port, victim_pid, shadow_free):
     ]
 
 
+def _sandbox_processes():
+    """Live processes of any sandbox uid of this process."""
+    low, high = sandbox_uid(0), sandbox_uid(SLOTS)
+    out = []
+    for entry in os.scandir("/proc"):
+        if entry.name.isdigit():
+            try:
+                with open(f"/proc/{entry.name}/status") as stream:
+                    fields = dict(line.split(":", 1) for line in stream.read().splitlines() if ":" in line)
+            except OSError:
+                continue
+            if low <= int(fields["Uid"].split()[0]) < high and not fields["State"].strip().startswith("Z"):
+                out.append(int(entry.name))
+    return out
+
+
 def _digest(path):
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
@@ -128,7 +144,7 @@ def test_hostile_suite_scores_zero_with_the_right_reason_and_leaves_the_host_unc
             assert verdict.score == 0.0 and verdict.reason is Reason.WRONG_ANSWER, (name, verdict)
             assert verdict.details["failure"] in allowed, (name, dict(verdict.details))
             assert time.monotonic() - started < LIMITS.wall_s + 2.0, (name, time.monotonic() - started)
-            assert _pids_of(UID_BASE + os.getpid()) == [], name
+            assert _sandbox_processes() == [], name
         for row in results:
             print(*row)
         with pytest.raises(BlockingIOError):

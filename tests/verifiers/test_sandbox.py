@@ -66,6 +66,21 @@ def test_missing_bwrap_is_an_error_when_namespaces_are_required():
     assert "RLVR_GYM_SANDBOX=namespaces, but bubblewrap (bwrap) is not installed" in verdicts[0]["details"]["error"]
 
 
+def test_concurrent_sandboxes_in_one_process_do_not_share_a_process_budget():
+    # threads (as in `rlvr-gym serve` without workers) each get a sandbox uid of their own, so one
+    # program's fork bomb neither starves nor kills another's sandbox
+    from concurrent.futures import ThreadPoolExecutor
+
+    verifier = get_verifier("code", limits=SandboxLimits(wall_s=10, cpu_s=10, processes=8))
+    truth = {"entry_point": "f", "tests": ["assert f(1) == 2"]}
+    bomb = "import os\nwhile True:\n    os.fork()\ndef f(x):\n    return x + 1"
+    workers = "import subprocess, sys\ndef f(x):\n    return x + 1 + sum(subprocess.run([sys.executable, '-c', 'pass']).returncode for _ in range(5))"
+    with ThreadPoolExecutor(4) as pool:
+        verdicts = list(pool.map(lambda code: verifier.verify(code, truth), [bomb, workers] * 4))
+    assert [v.details.get("failure") for v in verdicts[0::2]] == ["process_limit"] * 4
+    assert all(v.correct for v in verdicts[1::2]), [dict(v.details) for v in verdicts[1::2]]
+
+
 def test_same_program_same_verdict_in_every_process():
     # set order of strings depends on the hash seed; the sandbox fixes it (PYTHONHASHSEED=0)
     code = "def f(words):\n    return list(set(words))"
