@@ -4,6 +4,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 
 import pytest
 
@@ -79,6 +80,38 @@ def test_concurrent_sandboxes_in_one_process_do_not_share_a_process_budget():
         verdicts = list(pool.map(lambda code: verifier.verify(code, truth), [bomb, workers] * 4))
     assert [v.details.get("failure") for v in verdicts[0::2]] == ["process_limit"] * 4
     assert all(v.correct for v in verdicts[1::2]), [dict(v.details) for v in verdicts[1::2]]
+
+
+def _processes_with_uid_at_least(low):
+    out = []
+    for entry in os.scandir("/proc"):
+        if entry.name.isdigit():
+            try:
+                with open(f"/proc/{entry.name}/status") as stream:
+                    fields = dict(line.split(":", 1) for line in stream.read().splitlines() if ":" in line)
+            except OSError:
+                continue
+            if int(fields["Uid"].split()[0]) >= low and not fields["State"].strip().startswith("Z"):
+                out.append(int(entry.name))
+    return out
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="the sandbox's own uid (to look for its processes) needs root")
+def test_a_worker_killed_by_the_batch_timeout_takes_its_sandbox_with_it():
+    from rlvr_gym.verifiers import Reason, VerifierPool
+    from rlvr_gym.verifiers.sandbox import UID_BASE, Isolation, sandbox_setup
+
+    if sandbox_setup().isolation is not Isolation.NAMESPACES:
+        pytest.skip("needs the namespace sandbox (--die-with-parent)")
+    verifier = get_verifier("code", limits=SandboxLimits(wall_s=60, cpu_s=60))
+    sleeper = "import os, time\nos.fork()\ntime.sleep(600)\ndef f(x):\n    return x"
+    with VerifierPool(workers=1, timeout_s=2) as pool:
+        verdict = pool.verify(verifier, [(sleeper, {"entry_point": "f", "tests": ["assert f(1) == 1"]})])[0]
+    assert verdict.reason is Reason.TIMEOUT
+    deadline = time.monotonic() + 3
+    while _processes_with_uid_at_least(UID_BASE) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert _processes_with_uid_at_least(UID_BASE) == []
 
 
 def test_same_program_same_verdict_in_every_process():
