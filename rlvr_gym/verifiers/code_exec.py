@@ -18,7 +18,7 @@ from typing import Any
 
 from .base import InvalidGroundTruth
 from .sandbox import Event, Outcome, SandboxLimits, SandboxProcess, SandboxSetup
-from .sandbox_runner import UnsupportedValue, decode_value, encode_value
+from .sandbox_runner import UnsupportedValue, dump_value
 
 __all__ = ["Failure", "SandboxUnavailable", "TestRun", "run_function_tests", "run_stdio_tests"]
 
@@ -155,10 +155,10 @@ class _Candidate:
 
     def __call__(self, *args: Any) -> Any:
         try:
-            payload = encode_value(list(args))
+            dump_value(args)  # only plain data crosses
         except UnsupportedValue as exc:
             raise _BadTest(f"a test passes an argument that is not plain data ({exc})") from None
-        self.process.send({"call": payload})
+        self.process.send(args)
         event = self.process.receive(self.deadline)
         if event.outcome is not Outcome.REPLY:
             raise self.stop_for(event)
@@ -166,10 +166,7 @@ class _Candidate:
         if not isinstance(message, dict) or len(message) != 1:
             raise _Stop(Failure.PROTOCOL, f"not an answer: {str(message)[:200]}")
         if "return" in message:
-            try:
-                return decode_value(message["return"])
-            except UnsupportedValue:
-                raise _Stop(Failure.PROTOCOL, "malformed return value") from None
+            return message["return"]  # decoded as plain data by the sandbox's reader
         if "unsupported" in message:
             raise _Stop(Failure.UNSUPPORTED_VALUE, str(message["unsupported"])[:200])
         if "raise" in message and isinstance(message["raise"], dict):

@@ -42,6 +42,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .sandbox_runner import LIMIT_ORDER, decode_value, pack
+
 __all__ = ["Event", "Isolation", "Outcome", "SandboxLimits", "SandboxProcess", "SandboxSetup", "SandboxWarning", "sandbox_setup"]
 
 UID_BASE = 2_000_000_000
@@ -69,6 +71,7 @@ def _give_slot(slot: int) -> None:
         _free_slots.append(slot)
     _slots_free.release()
 _RUNNER = Path(__file__).with_name("sandbox_runner.py")
+"""Run inside the sandbox from its source text; `pack`, `decode_value` and the limit order are shared."""
 _MAX_REPLY_BYTES = 16 << 20
 _TEARDOWN_S = 2.0
 """How long the parent waits for a killed sandbox's PID namespace to be gone."""
@@ -287,9 +290,9 @@ class SandboxProcess:
         if self.setup.drop_uid:
             self._slot = _take_slot()
             self._uid = sandbox_uid(self._slot)
-        limits = {k: v for k, v in asdict(self.limits).items() if k not in ("wall_s", "output_bytes", "tmp_mb")}
+        limits = ",".join(str(getattr(self.limits, name)) for name in LIMIT_ORDER)
         runner = [self.setup.python, "-S", "-s", "-B"] + (["-P"] if sys.version_info >= (3, 11) else [])
-        runner += ["-c", _runner_source(), str(req_r), str(rep_w), str(self._uid), json.dumps(limits)]
+        runner += ["-c", _runner_source(), str(req_r), str(rep_w), str(self._uid), limits]
         if self.setup.isolation is Isolation.NAMESPACES:
             prefix = _bwrap_args(self.setup.bwrap_args[0], _python()[1], self.limits.tmp_mb)
             env_args = [arg for key, value in _ENV.items() for arg in ("--setenv", key, value)]
@@ -380,9 +383,10 @@ class SandboxProcess:
             self._workdir = None
 
     # -- messages ----------------------------------------------------------------------
-    def send(self, message: dict[str, Any]) -> None:
-        """Queue a message for the runner (written while the parent waits in `receive`)."""
-        self._to_send += (json.dumps(message, allow_nan=False) + "\n").encode()
+    def send(self, message: Any) -> None:
+        """Queue a message for the runner (written while the parent waits in `receive`): the job,
+        then each call's arguments as a tuple of plain values."""
+        self._to_send += pack(message)
         if "req" in self._fds and self._fds["req"] not in self._selector.get_map():
             self._selector.register(self._fds["req"], selectors.EVENT_WRITE, "req")
 
@@ -392,8 +396,8 @@ class SandboxProcess:
             if b"\n" in self._reply:
                 line, self._reply = self._reply.split(b"\n", 1)
                 try:
-                    return Event(Outcome.REPLY, json.loads(line))
-                except (ValueError, RecursionError):
+                    return Event(Outcome.REPLY, _decode_message(line))
+                except (ValueError, TypeError, RecursionError):
                     return Event(Outcome.PROTOCOL, line[:200].decode(errors="replace"))
             if len(self._reply) > _MAX_REPLY_BYTES:
                 return Event(Outcome.PROTOCOL, f"reply longer than {_MAX_REPLY_BYTES} bytes")
@@ -474,10 +478,18 @@ class SandboxProcess:
         out = []
         for line in lines[:-1]:
             try:
-                out.append(json.loads(line))
-            except (ValueError, RecursionError):
+                out.append(_decode_message(line))
+            except (ValueError, TypeError, RecursionError):
                 continue
         return out
+
+
+def _decode_message(line: bytes) -> dict[str, Any]:
+    """A runner message: a JSON object whose values are `decode_value`'s tagged plain data."""
+    data = json.loads(line)
+    if not isinstance(data, dict):
+        raise TypeError("a message must be a JSON object")
+    return {key: decode_value(value) for key, value in data.items()}
 
 
 def kill_uid(uid: int, grace_s: float = 1.0) -> int:
