@@ -129,6 +129,8 @@ class CodeVerifier:
     alpha: float = 1.0
     limits: SandboxLimits = field(default_factory=SandboxLimits)
     """Resource limits of each item (wall-clock, CPU, memory, processes, files, output)."""
+    prefetch: bool = True
+    """Launch the next item's sandbox while this one runs (one idle fresh sandbox per process)."""
     name: ClassVar[str] = "code"
 
     def __post_init__(self) -> None:
@@ -144,9 +146,9 @@ class CodeVerifier:
         setup = sandbox_setup()
         program = build_program(code, spec)
         if isinstance(spec, FunctionSpec):
-            run = run_function_tests(setup, self.limits, program, spec.entry_point, spec.tests, spec.prompt)
+            run = run_function_tests(setup, self.limits, program, spec.entry_point, spec.tests, spec.prompt, self.prefetch)
         else:
-            run = run_stdio_tests(setup, self.limits, program, spec.cases)
+            run = run_stdio_tests(setup, self.limits, program, spec.cases, self.prefetch)
         return self._verdict(code, run, setup.isolation.value)
 
     def _verdict(self, code: str, run: TestRun, isolation: str) -> Verdict:

@@ -17,7 +17,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from .base import InvalidGroundTruth
-from .sandbox import Event, Outcome, SandboxLimits, SandboxProcess, SandboxSetup
+from .sandbox import (
+    Event,
+    Outcome,
+    SandboxLimits,
+    SandboxProcess,
+    SandboxSetup,
+    start_sandbox,
+)
 from .sandbox_runner import UnsupportedValue, dump_value
 
 __all__ = ["Failure", "SandboxUnavailable", "TestRun", "run_function_tests", "run_stdio_tests"]
@@ -182,9 +189,8 @@ class _Candidate:
         raise _Stop(Failure.PROTOCOL, f"not an answer: {str(message)[:200]}")
 
 
-def _start(setup: SandboxSetup, limits: SandboxLimits, job: dict[str, Any]) -> SandboxProcess:
-    process = SandboxProcess(setup, limits, job)
-    event = process.start()
+def _start(setup: SandboxSetup, limits: SandboxLimits, job: dict[str, Any], prefetch: bool) -> SandboxProcess:
+    process, event = start_sandbox(setup, limits, job, prefetch)
     if event.outcome is not Outcome.REPLY:
         process.close()
         raise SandboxUnavailable(f"the sandbox did not come up ({event.outcome.value}): {process.stderr_text()[-500:]}")
@@ -211,7 +217,8 @@ def _test_failure(exc: Exception, candidate: _Candidate, test_file: str) -> tupl
 
 
 def run_function_tests(
-    setup: SandboxSetup, limits: SandboxLimits, program: str, entry_point: str, tests: tuple[str, ...], prompt: str = ""
+    setup: SandboxSetup, limits: SandboxLimits, program: str, entry_point: str, tests: tuple[str, ...], prompt: str = "",
+    prefetch: bool = True,
 ) -> TestRun:
     """Run ``program`` in the sandbox and each test here against its ``entry_point``.
 
@@ -219,7 +226,7 @@ def run_function_tests(
     program's function, and the ``prompt``'s helpers. A test that defines ``check`` gets
     ``check(candidate)`` called after it runs (HumanEval's convention).
     """
-    process = _start(setup, limits, {"mode": "function", "program": program, "entry_point": entry_point})
+    process = _start(setup, limits, {"mode": "function", "program": program, "entry_point": entry_point}, prefetch)
     namespaces = setup.isolation.value == "namespaces"
     try:
         deadline = time.monotonic() + limits.wall_s
@@ -273,7 +280,9 @@ def _normalize(text: str) -> list[str]:
     return lines
 
 
-def run_stdio_tests(setup: SandboxSetup, limits: SandboxLimits, program: str, cases: tuple[tuple[str, str], ...]) -> TestRun:
+def run_stdio_tests(
+    setup: SandboxSetup, limits: SandboxLimits, program: str, cases: tuple[tuple[str, str], ...], prefetch: bool = True
+) -> TestRun:
     """Run ``program`` once per ``(stdin, expected stdout)`` case, each in a fresh sandbox.
 
     A case passes when the program exits with status 0 and its stdout equals the expected text,
@@ -283,7 +292,7 @@ def run_stdio_tests(setup: SandboxSetup, limits: SandboxLimits, program: str, ca
     namespaces = setup.isolation.value == "namespaces"
     deadline = None
     for index, (stdin, expected) in enumerate(cases):
-        process = _start(setup, limits, {"mode": "stdio", "program": program, "stdin": stdin})
+        process = _start(setup, limits, {"mode": "stdio", "program": program, "stdin": stdin}, prefetch)
         try:
             deadline = deadline or time.monotonic() + limits.wall_s
             event = process.wait_exit(deadline)

@@ -24,6 +24,7 @@ makes a missing bwrap an error instead of a fallback.
 
 from __future__ import annotations
 
+import atexit
 import enum
 import functools
 import json
@@ -44,7 +45,18 @@ from typing import Any
 
 from .sandbox_runner import LIMIT_ORDER, decode_value, pack
 
-__all__ = ["Event", "Isolation", "Outcome", "SandboxLimits", "SandboxProcess", "SandboxSetup", "SandboxWarning", "sandbox_setup"]
+__all__ = [
+    "Event",
+    "Isolation",
+    "Outcome",
+    "SandboxLimits",
+    "SandboxProcess",
+    "SandboxSetup",
+    "SandboxWarning",
+    "release_spare",
+    "sandbox_setup",
+    "start_sandbox",
+]
 
 UID_BASE = 2_000_000_000
 """Root runs each sandbox as ``UID_BASE + SLOTS * pid + slot`` (no such user exists)."""
@@ -261,7 +273,7 @@ class Event:
 class SandboxProcess:
     """One sandboxed runner process. Use ``start()``, then ``send``/``receive``, always ``close()``."""
 
-    def __init__(self, setup: SandboxSetup, limits: SandboxLimits, job: dict[str, Any]):
+    def __init__(self, setup: SandboxSetup, limits: SandboxLimits, job: dict[str, Any] | None = None):
         self.setup, self.limits, self.job = setup, limits, job
         self.stdout = b""
         self.stderr = b""
@@ -275,13 +287,16 @@ class SandboxProcess:
         self._selector = selectors.DefaultSelector()
         self._slot: int | None = None
         self._uid = -1
+        self.owner = os.getpid()
+        """The process that launched it (a forked child must leave its parent's sandboxes alone)."""
         self._workdir: str | None = None
         self._info: int | None = None
         self._init_pidfd: int | None = None
 
     # -- lifecycle ---------------------------------------------------------------------
-    def start(self) -> Event:
-        """Start the runner, send the job; the first event is ``{"ready": True}`` when it came up."""
+    def launch(self) -> None:
+        """Start the sandbox (it comes up while the caller does something else)."""
+        self.owner = os.getpid()
         req_r, req_w = os.pipe()
         rep_r, rep_w = os.pipe()
         out_r, out_w = os.pipe()
@@ -316,6 +331,15 @@ class SandboxProcess:
             os.set_blocking(self._fds[name], False)
             self._selector.register(self._fds[name], selectors.EVENT_READ, name)
         os.set_blocking(req_w, False)
+
+    def running(self) -> bool:
+        return self._process is not None and self._process.poll() is None
+
+    def start(self) -> Event:
+        """Launch the sandbox unless it was, wait until it is up, send the job; the first event is
+        ``{"ready": True}`` when it came up."""
+        if self._process is None:
+            self.launch()
         deadline = time.monotonic() + _START_S
         first = self.receive(deadline)
         if first.outcome is Outcome.REPLY and first.message != {"ready": True}:
@@ -482,6 +506,60 @@ class SandboxProcess:
             except (ValueError, TypeError, RecursionError):
                 continue
         return out
+
+
+_spare: SandboxProcess | None = None
+_spare_lock = threading.Lock()
+
+
+def start_sandbox(setup: SandboxSetup, limits: SandboxLimits, job: dict[str, Any], prefetch: bool = True) -> tuple[SandboxProcess, Event]:
+    """A fresh sandbox running ``job``, and its first event (see `SandboxProcess.start`).
+
+    With ``prefetch``, the next item's sandbox is launched now, so it comes up while this one
+    runs: one idle, never-used sandbox per process (same setup and limits, a uid slot of its
+    own) waits for the next call. It has run nothing but the runner's own start, so it is as
+    fresh as a new one. `release_spare` (also at exit) kills it.
+    """
+    global _spare
+    with _spare_lock:
+        spare, _spare = _spare, None
+    process = None
+    if spare is not None and spare.owner == os.getpid():
+        if spare.setup == setup and spare.limits == limits and spare.running():
+            process = spare
+        else:
+            spare.close()
+    if process is None:
+        process = SandboxProcess(setup, limits)
+        process.launch()
+    process.job = job
+    event = process.start()
+    if prefetch:
+        following = SandboxProcess(setup, limits)
+        following.launch()
+        with _spare_lock:
+            previous, _spare = _spare, following
+        if previous is not None and previous.owner == os.getpid():
+            previous.close()
+    return process, event
+
+
+def release_spare() -> None:
+    """Kill this process's idle pre-launched sandbox, if any."""
+    global _spare
+    with _spare_lock:
+        spare, _spare = _spare, None
+    if spare is not None and spare.owner == os.getpid():
+        spare.close()
+
+
+def spare_uid() -> int | None:
+    """The uid of this process's idle pre-launched sandbox (None: none, or not root)."""
+    spare = _spare
+    return spare._uid if spare is not None and spare.owner == os.getpid() and spare._uid >= 0 else None
+
+
+atexit.register(release_spare)
 
 
 def _decode_message(line: bytes) -> dict[str, Any]:

@@ -19,8 +19,10 @@ from rlvr_gym.verifiers.sandbox import (
     SLOTS,
     Isolation,
     SandboxLimits,
+    release_spare,
     sandbox_setup,
     sandbox_uid,
+    spare_uid,
 )
 from tests.conftest import REPO_ROOT
 
@@ -83,8 +85,8 @@ def _cases(port, victim_pid, shadow_free):
     ]
 
 
-def _sandbox_processes():
-    """Live processes of any sandbox uid of this process."""
+def _sandbox_processes(but=None):
+    """Live processes of any sandbox uid of this process (except uid ``but``)."""
     low, high = sandbox_uid(0), sandbox_uid(SLOTS)
     out = []
     for entry in os.scandir("/proc"):
@@ -94,7 +96,8 @@ def _sandbox_processes():
                     fields = dict(line.split(":", 1) for line in stream.read().splitlines() if ":" in line)
             except OSError:
                 continue
-            if low <= int(fields["Uid"].split()[0]) < high and not fields["State"].strip().startswith("Z"):
+            uid = int(fields["Uid"].split()[0])
+            if low <= uid < high and uid != but and not fields["State"].strip().startswith("Z"):
                 out.append(int(entry.name))
     return out
 
@@ -144,9 +147,11 @@ def test_hostile_suite_scores_zero_with_the_right_reason_and_leaves_the_host_unc
             assert verdict.score == 0.0 and verdict.reason is Reason.WRONG_ANSWER, (name, verdict)
             assert verdict.details["failure"] in allowed, (name, dict(verdict.details))
             assert time.monotonic() - started < LIMITS.wall_s + 2.0, (name, time.monotonic() - started)
-            assert _sandbox_processes() == [], name
+            assert _sandbox_processes(but=spare_uid()) == [], name  # the pre-launched idle sandbox aside
         for row in results:
             print(*row)
+        release_spare()
+        assert _sandbox_processes() == []
         with pytest.raises(BlockingIOError):
             listener.accept()  # nothing ever connected
         time.sleep(0.2)

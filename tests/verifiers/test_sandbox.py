@@ -99,10 +99,16 @@ def _processes_with_uid_at_least(low):
 @pytest.mark.skipif(os.geteuid() != 0, reason="the sandbox's own uid (to look for its processes) needs root")
 def test_a_worker_killed_by_the_batch_timeout_takes_its_sandbox_with_it():
     from rlvr_gym.verifiers import Reason, VerifierPool
-    from rlvr_gym.verifiers.sandbox import UID_BASE, Isolation, sandbox_setup
+    from rlvr_gym.verifiers.sandbox import (
+        UID_BASE,
+        Isolation,
+        release_spare,
+        sandbox_setup,
+    )
 
     if sandbox_setup().isolation is not Isolation.NAMESPACES:
         pytest.skip("needs the namespace sandbox (--die-with-parent)")
+    release_spare()  # this test process's own idle sandbox from earlier tests
     verifier = get_verifier("code", limits=SandboxLimits(wall_s=60, cpu_s=60))
     sleeper = "import os, time\nos.fork()\ntime.sleep(600)\ndef f(x):\n    return x"
     with VerifierPool(workers=1, timeout_s=2) as pool:
