@@ -292,6 +292,7 @@ class SandboxProcess:
         self._workdir: str | None = None
         self._info: int | None = None
         self._init_pidfd: int | None = None
+        self._closed = False
 
     # -- lifecycle ---------------------------------------------------------------------
     def launch(self) -> None:
@@ -333,7 +334,7 @@ class SandboxProcess:
         os.set_blocking(req_w, False)
 
     def running(self) -> bool:
-        return self._process is not None and self._process.poll() is None
+        return not self._closed and self._process is not None and self._process.poll() is None
 
     def start(self) -> Event:
         """Launch the sandbox unless it was, wait until it is up, send the job; the first event is
@@ -368,7 +369,10 @@ class SandboxProcess:
             os.close(info)
 
     def close(self) -> None:
-        """Kill the sandbox and everything in it; collect what is left of its output."""
+        """Kill the sandbox and everything in it; collect what is left of its output. Idempotent."""
+        if self._closed:
+            return
+        self._closed = True
         process = self._process
         if process is not None:
             if process.poll() is None:
