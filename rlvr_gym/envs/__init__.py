@@ -9,7 +9,15 @@ from .code_tasks import CodeSource, HumanEvalSource
 from .data import DataNotFound, FileSource, HFDatasetSource, Item, ItemSource, data_root
 from .env import RLVREnv, UnicodeText
 from .procedural import ArithmeticSource, CountdownSource
-from .tasks import PromptFormat, TaskSpec, format_prompt, get_task, list_tasks, load_items, register_task
+from .tasks import (
+    PromptFormat,
+    TaskSpec,
+    format_prompt,
+    get_task,
+    list_tasks,
+    load_items,
+    register_task,
+)
 from .vector import RLVRVectorEnv
 
 __all__ = [

@@ -8,7 +8,7 @@ Layers (see the README's "Code" section for what each guarantees):
   writable place, gone when the item ends). The network namespace has only its own loopback.
   Killing bwrap kills its PID namespace's init (``--die-with-parent``), and with it every process
   the code started.
-- **uid**: when this process is root, the code runs as a uid of its own (`sandbox_uid`: one per
+- **uid** (`sandbox_uids`): when this process is root, the code runs as a uid of its own (one per
   verifying process and concurrent sandbox), so the process-count limit counts only its processes and nothing it does
   carries root's rights; after each item, any process left with that uid is killed and the
   survivors counted (there should never be any).
@@ -44,6 +44,7 @@ from pathlib import Path
 from typing import Any
 
 from .sandbox_runner import LIMIT_ORDER, decode_value, pack
+from .sandbox_uids import SandboxWarning, give_slot, kill_uid, sandbox_uid, take_slot
 
 __all__ = [
     "Event",
@@ -58,30 +59,6 @@ __all__ = [
     "start_sandbox",
 ]
 
-UID_BASE = 2_000_000_000
-"""Root runs each sandbox as ``UID_BASE + SLOTS * pid + slot`` (no such user exists)."""
-SLOTS = 64
-"""Sandboxes one verifying process may run at once (threads each take a slot)."""
-_free_slots = list(range(SLOTS - 1, -1, -1))
-_slots_lock = threading.Lock()
-_slots_free = threading.Semaphore(SLOTS)
-
-
-def sandbox_uid(slot: int, pid: int | None = None) -> int:
-    """The uid of a sandbox slot of process ``pid`` (default: this one)."""
-    return UID_BASE + SLOTS * (os.getpid() if pid is None else pid) + slot
-
-
-def _take_slot() -> int:
-    _slots_free.acquire()
-    with _slots_lock:
-        return _free_slots.pop()
-
-
-def _give_slot(slot: int) -> None:
-    with _slots_lock:
-        _free_slots.append(slot)
-    _slots_free.release()
 _RUNNER = Path(__file__).with_name("sandbox_runner.py")
 """Run inside the sandbox from its source text; `pack`, `decode_value` and the limit order are shared."""
 _MAX_REPLY_BYTES = 16 << 20
@@ -89,10 +66,6 @@ _TEARDOWN_S = 2.0
 """How long the parent waits for a killed sandbox's PID namespace to be gone."""
 _START_S = 10.0
 """Time allowed for the sandbox to come up (not counted in the item's wall-clock limit)."""
-
-
-class SandboxWarning(RuntimeWarning):
-    """A sandbox layer is unavailable on this machine."""
 
 
 class Isolation(str, enum.Enum):
@@ -304,7 +277,7 @@ class SandboxProcess:
         err_r, err_w = os.pipe()
         info_r, info_w = os.pipe()
         if self.setup.drop_uid:
-            self._slot = _take_slot()
+            self._slot = take_slot()
             self._uid = sandbox_uid(self._slot)
         limits = ",".join(str(getattr(self.limits, name)) for name in LIMIT_ORDER)
         runner = [self.setup.python, "-S", "-s", "-B"] + (["-P"] if sys.version_info >= (3, 11) else [])
@@ -404,7 +377,7 @@ class SandboxProcess:
         if self._uid >= 0:
             self.leftover = kill_uid(self._uid)
         if self._slot is not None:
-            _give_slot(self._slot)
+            give_slot(self._slot)
             self._slot = None
         if self._workdir is not None:
             shutil.rmtree(self._workdir, ignore_errors=True)
@@ -572,52 +545,3 @@ def _decode_message(line: bytes) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise TypeError("a message must be a JSON object")
     return {key: decode_value(value) for key, value in data.items()}
-
-
-def kill_uid(uid: int, grace_s: float = 1.0) -> int:
-    """Wait up to ``grace_s`` for every process of real uid ``uid`` to end, then kill the rest.
-
-    Returns how many had to be killed here: 0 when the sandbox's own teardown took them all,
-    which is the normal case (a PID namespace dies with its init).
-    """
-    deadline = time.monotonic() + grace_s
-    while True:
-        alive = _pids_of(uid)
-        if not alive:
-            return 0
-        if time.monotonic() > deadline:
-            break
-        time.sleep(0.005)
-    killed: set[int] = set()
-    for _ in range(1000):  # a process may fork while it is being killed; 10 s at most
-        if not alive:
-            break
-        for pid in alive:
-            try:
-                os.kill(pid, signal.SIGKILL)
-                killed.add(pid)
-            except ProcessLookupError:
-                pass
-        time.sleep(0.01)
-        alive = _pids_of(uid)
-    warnings.warn(f"rlvr-gym code sandbox: {len(killed)} process(es) of uid {uid} outlived their sandbox and were killed", SandboxWarning, stacklevel=2)
-    return len(killed)
-
-
-def _pids_of(uid: int) -> list[int]:
-    """Live (not zombie) processes whose real uid is ``uid``."""
-    wanted = str(uid).encode()
-    found = []
-    for entry in os.scandir("/proc"):
-        if not entry.name.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry.name}/status", "rb") as stream:
-                status = stream.read()
-        except OSError:
-            continue
-        fields = dict(line.split(b":", 1) for line in status.splitlines() if b":" in line)
-        uid_field, state = fields.get(b"Uid", b"").split(), fields.get(b"State", b"").split()
-        if uid_field and uid_field[0] == wanted and state and state[0] != b"Z":
-            found.append(int(entry.name))
-    return found

@@ -16,14 +16,13 @@ import pytest
 
 from rlvr_gym.verifiers import Reason, get_verifier
 from rlvr_gym.verifiers.sandbox import (
-    SLOTS,
     Isolation,
     SandboxLimits,
     release_spare,
     sandbox_setup,
-    sandbox_uid,
     spare_uid,
 )
+from rlvr_gym.verifiers.sandbox_uids import SLOTS, sandbox_uid
 from tests.conftest import REPO_ROOT
 
 LIMITS = SandboxLimits(wall_s=3.0, cpu_s=2, memory_mb=512, processes=16, output_bytes=100_000)

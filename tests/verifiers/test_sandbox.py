@@ -35,7 +35,7 @@ from rlvr_gym.verifiers import get_verifier
 from rlvr_gym.verifiers.sandbox import SandboxLimits
 v = get_verifier("code", limits=SandboxLimits(wall_s=3, cpu_s=2))
 truth = {"entry_point": "f", "tests": ["assert f(1) == 2"]}
-daemon = "import os, time\\nif os.fork() == 0:\\n    os.setsid()\\n    time.sleep(60)\\ndef f(x):\\n    return x + 1"
+daemon = "import os, time\\nr, w = os.pipe()\\nif os.fork() == 0:\\n    os.setsid()\\n    os.write(w, b'x')\\n    time.sleep(60)\\nos.read(r, 1)\\ndef f(x):\\n    return x + 1"
 out = [v.verify(code, truth).to_dict() for code in ("def f(x):\\n    return x + 1", "def f(x):\\n    return x", daemon)]
 print(json.dumps(out))
 """
@@ -100,11 +100,11 @@ def _processes_with_uid_at_least(low):
 def test_a_worker_killed_by_the_batch_timeout_takes_its_sandbox_with_it():
     from rlvr_gym.verifiers import Reason, VerifierPool
     from rlvr_gym.verifiers.sandbox import (
-        UID_BASE,
         Isolation,
         release_spare,
         sandbox_setup,
     )
+    from rlvr_gym.verifiers.sandbox_uids import UID_BASE
 
     if sandbox_setup().isolation is not Isolation.NAMESPACES:
         pytest.skip("needs the namespace sandbox (--die-with-parent)")
