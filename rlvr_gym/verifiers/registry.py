@@ -20,6 +20,7 @@ _REGISTRY: dict[str, Callable[..., Verifier] | str] = {
     "ifeval": "rlvr_gym.verifiers.ifeval:IFEvalVerifier",
     "ifeval_loose": "rlvr_gym.verifiers.ifeval:IFEvalLooseVerifier",
     "countdown": "rlvr_gym.verifiers.countdown:CountdownVerifier",
+    "code": "rlvr_gym.verifiers.code:CodeVerifier",
 }
 
 

@@ -49,7 +49,7 @@ def test_unknown_task_is_a_clear_error(tmp_path):
     src.write_text("")
     proc = run_cli("verify", "--task", "gsm9k", "--input", str(src))
     assert proc.returncode == 2
-    assert "unknown verifier 'gsm9k'; registered: countdown, gsm8k, ifeval, ifeval_loose, math" in proc.stderr
+    assert "unknown verifier 'gsm9k'; registered: code, countdown, gsm8k, ifeval, ifeval_loose, math" in proc.stderr
 
 
 def test_missing_input_file_is_a_clear_error(tmp_path):
