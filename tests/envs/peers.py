@@ -10,7 +10,7 @@ only the ``__init__`` files are skipped. Nothing of the peers' code is replaced.
 from __future__ import annotations
 
 import importlib
-import importlib.util
+import importlib.machinery
 import sys
 import types
 from pathlib import Path
@@ -23,10 +23,10 @@ def load_peer_module(monkeypatch: pytest.MonkeyPatch, package: str, module: str)
 
     Skips when the package is not installed. ``monkeypatch`` restores ``sys.modules`` afterwards.
     """
-    spec = importlib.util.find_spec(package)
+    spec = importlib.machinery.PathFinder.find_spec(package)  # looks on sys.path only, never runs the package
     if spec is None or not spec.submodule_search_locations:
         pytest.skip(f"{package} is not installed (make install puts the pinned peers in with --no-deps)")
-    root = Path(list(spec.submodule_search_locations)[0])
+    root = Path(next(iter(spec.submodule_search_locations)))
     parts = module.split(".")
     for name in list(sys.modules):  # drop any earlier load, so each test imports afresh
         if name == package or name.startswith(package + "."):
@@ -35,6 +35,7 @@ def load_peer_module(monkeypatch: pytest.MonkeyPatch, package: str, module: str)
         name = ".".join([package, *parts[:depth]])
         bare = types.ModuleType(name)
         bare.__path__ = [str(root.joinpath(*parts[:depth]))]
+        bare.__spec__ = importlib.machinery.ModuleSpec(name, None, is_package=True)
         monkeypatch.setitem(sys.modules, name, bare)
     before = set(sys.modules)
     loaded = importlib.import_module(".".join([package, *parts]))

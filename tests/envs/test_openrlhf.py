@@ -20,7 +20,12 @@ from types import SimpleNamespace
 
 import pytest
 
-from rlvr_gym.envs.adapters.openrlhf import REWARD_FUNC_FILE, Isolation, IsolationMethod, isolate_response
+from rlvr_gym.envs.adapters.openrlhf import (
+    REWARD_FUNC_FILE,
+    Isolation,
+    IsolationMethod,
+    isolate_response,
+)
 
 from .peers import load_peer_module
 

@@ -20,9 +20,10 @@ from __future__ import annotations
 
 import enum
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 from ...verifiers import Reason, Verdict, get_verifier, make_verdict
 from .workers import SharedVerifier
@@ -165,11 +166,11 @@ class OpenRLHFReward:
         self.shared = shared
 
     @classmethod
-    def build(cls, verifier: str, alpha: float = 1.0, workers: int = 2, timeout_s: float = 10.0) -> "OpenRLHFReward":
+    def build(cls, verifier: str, alpha: float = 1.0, workers: int = 2, timeout_s: float = 10.0) -> OpenRLHFReward:
         return cls(SharedVerifier(get_verifier(verifier, alpha=alpha), workers=workers, timeout_s=timeout_s))
 
     @classmethod
-    def from_env(cls) -> "OpenRLHFReward":
+    def from_env(cls) -> OpenRLHFReward:
         """Settings from ``RLVR_GYM_VERIFIER`` (required), ``RLVR_GYM_ALPHA``, ``RLVR_GYM_WORKERS``, ``RLVR_GYM_TIMEOUT``."""
         name = os.environ.get("RLVR_GYM_VERIFIER")
         if not name:

@@ -40,7 +40,7 @@ from ...verifiers import Verifier, get_verifier
 from .openrlhf import OpenRLHFReward
 from .workers import SharedVerifier
 
-__all__ = ["ServerConfig", "RewardServer", "serve"]
+__all__ = ["RewardServer", "ServerConfig", "serve"]
 
 
 @dataclass(frozen=True)
@@ -169,7 +169,7 @@ class RewardServer:
             timeout = config.socket_timeout_s
             server_version = "rlvr-gym"
 
-            def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the base class's name
+            def log_message(self, format: str, *args: Any) -> None:
                 pass  # quiet: one line per request would swamp a training log
 
             def _send(self, status: HTTPStatus, payload: dict[str, Any], close: bool = False) -> None:

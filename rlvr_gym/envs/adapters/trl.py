@@ -16,7 +16,8 @@ completion's reason (column ``<name>_reason``), so a run shows when answers go u
 
 from __future__ import annotations
 
-from typing import Any, Callable, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 from ...verifiers import Reason, Verifier, VerifierPool, get_verifier, verify_batch
 from ..tasks import TaskSpec, get_task

@@ -22,7 +22,8 @@ comes from ``reward_kwargs``, else from ``extra_info["alpha"]``, else 1.
 from __future__ import annotations
 
 import importlib
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 # Absolute imports: veRL may load this file by path, outside its package.
 from rlvr_gym.verifiers import Verdict, Verifier, get_verifier, list_verifiers
@@ -121,6 +122,6 @@ if __name__ != "rlvr_gym.envs.adapters.verl":
     # for Ray's remote reward workers) then stores them by reference, and any process with rlvr-gym
     # installed loads them back.
     _package = importlib.import_module("rlvr_gym.envs.adapters.verl")
-    compute_score = _package.compute_score  # noqa: F811
-    compute_score_value = _package.compute_score_value  # noqa: F811
-    verifier_for = _package.verifier_for  # noqa: F811
+    compute_score = _package.compute_score
+    compute_score_value = _package.compute_score_value
+    verifier_for = _package.verifier_for

@@ -13,8 +13,9 @@ import math
 import queue
 import threading
 import time
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, Sequence
+from typing import Any
 
 from ...verifiers import BatchResult, Reason, Verifier, VerifierPool, verify_batch
 
