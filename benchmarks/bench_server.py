@@ -1,0 +1,161 @@
+"""``rlvr-gym serve`` under OpenRLHF's load: requests/s against ``--workers``.
+
+    python benchmarks/bench_server.py [--workers 1,2,4] [--requests 1024] [--concurrency 256] [--task ifeval,math]
+                                      [--client fresh,shared] [--old-tree DIR]
+
+OpenRLHF v0.11 (``openrlhf/utils/agent.py``, ``SingleTurnAgentExecutor._fetch_rewards_via_http``)
+sends one sample per request, each from a new ``aiohttp.ClientSession`` (a new connection), hundreds
+at once. This script does the same from one process (``--client fresh``): ``--requests`` one-sample
+POSTs to ``/get_reward``, at most ``--concurrency`` in flight, against a fresh server process per
+worker count (after an untimed warm-up of 4 requests per worker, which starts the worker
+processes). ``--client shared`` sends the same requests over one session's kept-alive
+connections: a lighter client, so the server's own limit shows. The baseline is the same server
+with one worker, measured in the same run; ``--old-tree DIR`` (a checkout of an older rlvr-gym,
+e.g. ``git archive 7a70b9c rlvr_gym | tar -x -C DIR``) also runs that version's server.
+
+Items: MATH, each MATH-500 gold solution as the response, labelled with its own answer (even
+items) or the next item's (odd), so about half verify; IFEval, the 541 GPT-4 responses of the
+official release against their instructions. Items repeat when ``--requests`` exceeds their count.
+Prints a Markdown table and checks that every worker count gives the same verdicts.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import re
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+def data_dir() -> Path:
+    return Path(os.environ.get("RLVR_GYM_DATA", REPO_ROOT.parent / "shared" / "data"))
+
+
+def read_jsonl(path: Path) -> list[dict[str, Any]]:
+    with path.open(encoding="utf-8") as f:
+        return [json.loads(line) for line in f if line.strip()]
+
+
+def math_samples() -> list[tuple[str, str, Any]]:
+    rows = read_jsonl(data_dir() / "math" / "math500" / "test.jsonl")
+    samples = []
+    for i, row in enumerate(rows):
+        prompt = f"<|im_start|>user\n{row['problem']}\nPut the final answer in \\boxed{{}}.<|im_end|>\n<|im_start|>assistant\n"
+        label = row["answer"] if i % 2 == 0 else rows[(i + 1) % len(rows)]["answer"]
+        samples.append((prompt + row["solution"] + "<|im_end|>", prompt, label))
+    return samples
+
+
+def ifeval_samples() -> list[tuple[str, str, Any]]:
+    folder = data_dir() / "ifeval"
+    by_prompt = {row["prompt"]: row for row in read_jsonl(folder / "input_data_gpt4_20231107_145030.jsonl")}
+    samples = []
+    for row in read_jsonl(folder / "input_response_data_gpt4_20231107_145030.jsonl"):
+        prompt = f"<|im_start|>user\n{row['prompt']}<|im_end|>\n<|im_start|>assistant\n"
+        samples.append((prompt + row["response"] + "<|im_end|>", prompt, by_prompt[row["prompt"]]))
+    return samples
+
+
+def start_server(task: str, workers: int, tree: Path) -> tuple[subprocess.Popen, str]:
+    env = dict(os.environ, PYTHONPATH=str(tree))
+    env.pop("RLVR_GYM_TOKEN", None)
+    env.pop("RLVR_GYM_SECRET_PATH", None)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "rlvr_gym.cli", "serve", "--task", task, "--port", "0", "--workers", str(workers), "--timeout", "30"],
+        stderr=subprocess.PIPE, text=True, env=env,
+    )
+    line = proc.stderr.readline()
+    match = re.search(r"(http://127\.0\.0\.1:\d+)", line)
+    if not match:
+        proc.kill()
+        raise RuntimeError(f"server did not start: {line!r}")
+    return proc, f"{match.group(1)}/get_reward"
+
+
+async def post_all(url: str, samples: list[tuple[str, str, Any]], concurrency: int, client: str) -> list[float]:
+    """One sample per request; the rewards in order. ``fresh``: a new ClientSession per request (OpenRLHF's way)."""
+    import aiohttp
+
+    gate = asyncio.Semaphore(concurrency)
+    timeout = aiohttp.ClientTimeout(total=600)
+    shared = aiohttp.ClientSession(timeout=timeout, connector=aiohttp.TCPConnector(limit=concurrency)) if client == "shared" else None
+
+    async def post(session: Any, body: dict[str, Any]) -> float:
+        async with session.post(url, json=body) as response:
+            response.raise_for_status()
+            return (await response.json())["rewards"][0]
+
+    async def one(query: str, prompt: str, label: Any) -> float:
+        body = {"query": [query], "prompts": [prompt], "labels": [label]}
+        async with gate:
+            if shared is not None:
+                return await post(shared, body)
+            async with aiohttp.ClientSession(timeout=timeout) as session:
+                return await post(session, body)
+
+    try:
+        return await asyncio.gather(*(one(*s) for s in samples))
+    finally:
+        if shared is not None:
+            await shared.close()
+
+
+def run(task: str, workers: int, samples: list[tuple[str, str, Any]], concurrency: int, client: str, tree: Path) -> tuple[float, list[float]]:
+    proc, url = start_server(task, workers, tree)
+    try:
+        asyncio.run(post_all(url, samples[: 4 * workers], concurrency, client))  # untimed: starts the workers
+        start = time.perf_counter()
+        rewards = asyncio.run(post_all(url, samples, concurrency, client))
+        elapsed = time.perf_counter() - start
+    finally:
+        proc.terminate()
+        proc.wait(timeout=60)
+    return len(samples) / elapsed, rewards
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--workers", default="1,2,4", help="comma-separated worker counts (first is the baseline)")
+    parser.add_argument("--requests", type=int, default=1024)
+    parser.add_argument("--concurrency", type=int, default=256)
+    parser.add_argument("--task", default="ifeval,math")
+    parser.add_argument("--client", default="fresh,shared", help="fresh (a session per request, as OpenRLHF), shared (kept-alive connections)")
+    parser.add_argument("--old-tree", type=Path, default=None, help="also run the server of this older rlvr-gym tree")
+    args = parser.parse_args()
+    worker_counts = [int(w) for w in args.workers.split(",")]
+    builders = {"math": math_samples, "ifeval": ifeval_samples}
+    trees = [("this", REPO_ROOT)] + ([("old", args.old_tree)] if args.old_tree else [])
+    rows = []
+    for task in args.task.split(","):
+        items = builders[task]()
+        samples = [items[i % len(items)] for i in range(args.requests)]
+        expected = None
+        for client in args.client.split(","):
+            for label, tree in trees:
+                baseline = None
+                for workers in worker_counts:
+                    rate, rewards = run(task, workers, samples, args.concurrency, client, tree)
+                    baseline = baseline or rate
+                    expected = expected or rewards
+                    if rewards != expected:
+                        raise SystemExit(f"{task}: rewards of {label} server, {workers} workers, {client} client differ from the first run")
+                    rows.append((task, client, label, workers, rate, rate / baseline, sum(r > 0 for r in rewards)))
+                    print(f"{task} {client} {label} workers={workers}: {rate:,.0f} requests/s ({rate / baseline:.2f}x)", flush=True)
+    print(f"\n{args.requests} one-sample requests, {args.concurrency} in flight, {os.cpu_count()} CPUs\n")
+    print("| task | client | server | `--workers` | requests/s | vs 1 worker | rewarded |")
+    print("|---|---|---|---:|---:|---:|---:|")
+    for task, client, label, workers, rate, ratio, rewarded in rows:
+        print(f"| {task} | {client} | {label} | {workers} | {rate:,.0f} | {ratio:.2f}x | {rewarded}/{args.requests} |")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
