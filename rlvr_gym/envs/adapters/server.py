@@ -166,6 +166,10 @@ class RewardServer:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            # Headers and body are two writes: with Nagle on, the body waits for the client's delayed ACK
+            # (40 ms on Linux) on every kept-alive request. Send both at once, without delay.
+            disable_nagle_algorithm = True
+            wbufsize = -1  # buffered; BaseHTTPRequestHandler flushes after each request
             timeout = config.socket_timeout_s
             server_version = "rlvr-gym"
 
