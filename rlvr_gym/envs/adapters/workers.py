@@ -57,6 +57,8 @@ class SharedVerifier:
         """Verify ``(response, ground_truth)`` pairs; one verdict per pair, in order."""
         if self._closed:
             raise RuntimeError("SharedVerifier is closed")
+        if not pairs:
+            return merge_results([], 0.0)
         if self._threads is None:
             with self._inline_lock:
                 return verify_batch(self.verifier, pairs, workers=0)
