@@ -29,9 +29,6 @@ from rlvr_gym.envs.adapters.openrlhf import (
 
 from .peers import load_peer_module
 
-torch = pytest.importorskip("torch", reason="torch is not installed (pip install 'rlvr-gym[train]')")
-pytest.importorskip("aiohttp", reason="aiohttp is not installed (pip install 'rlvr-gym[dev]')")
-
 ALPHA = 10.0
 SECRET = "Zt3-secret_path-for-tests-0123"
 REASONS = ("correct", "wrong_answer", "no_answer", "invalid_response", "invalid_ground_truth", "timeout", "error")
@@ -89,6 +86,8 @@ class ScriptedEngine:
 
 def experience_info(output: dict) -> dict:
     """Our copy of samples_generator.py ``_process_response_into_experience``'s info dict (v0.11.2)."""
+    import torch
+
     info = {}
     if output["reward"] is not None:
         info["reward"] = torch.tensor([output["reward"]])
@@ -119,6 +118,14 @@ def run_executor(executor, tokenizer, samples):
         return await asyncio.gather(*jobs)
 
     return asyncio.run(main())
+
+
+@pytest.fixture
+def agent(monkeypatch):
+    """OpenRLHF's openrlhf/utils/agent.py, loaded on its own (see peers.py)."""
+    pytest.importorskip("torch", reason="torch is not installed (pip install 'rlvr-gym[train]')")
+    pytest.importorskip("aiohttp", reason="aiohttp is not installed (pip install 'rlvr-gym[dev]')")
+    return load_peer_module(monkeypatch, "openrlhf", "utils.agent")
 
 
 @pytest.fixture(scope="module")
@@ -155,8 +162,7 @@ def check_answer(output, expected_reward, expected_reason):
     assert info["not_isolated"].tolist() == [[1.0 if expected_reason == "invalid_response" else 0.0]]
 
 
-def test_py_file_mode_through_openrlhf_executor(monkeypatch, tokenizer):
-    agent = load_peer_module(monkeypatch, "openrlhf", "utils.agent")
+def test_py_file_mode_through_openrlhf_executor(monkeypatch, agent, tokenizer):
     monkeypatch.setenv("RLVR_GYM_VERIFIER", "gsm8k")
     monkeypatch.setenv("RLVR_GYM_ALPHA", str(ALPHA))
     monkeypatch.setenv("RLVR_GYM_WORKERS", "1")
@@ -171,16 +177,14 @@ def test_py_file_mode_through_openrlhf_executor(monkeypatch, tokenizer):
         executor.reward_func.close()
 
 
-def test_py_file_without_settings_stops_at_load(monkeypatch):
-    agent = load_peer_module(monkeypatch, "openrlhf", "utils.agent")
+def test_py_file_without_settings_stops_at_load(monkeypatch, agent):
     monkeypatch.delenv("RLVR_GYM_VERIFIER", raising=False)
     with pytest.raises(RuntimeError, match="set RLVR_GYM_VERIFIER"):
         agent.SingleTurnAgentExecutor(remote_rm_url=str(REWARD_FUNC_FILE))
 
 
-def test_old_answer_shape_crashes_openrlhf_step(monkeypatch, tokenizer, tmp_path):
-    """Point 1 reproduced: the answer we used to send ({"extra_logs": {"reasons": {...}}}) through the same two steps."""
-    agent = load_peer_module(monkeypatch, "openrlhf", "utils.agent")
+def test_old_answer_shape_crashes_openrlhf_step(agent, tokenizer, tmp_path):
+    """The answer we used to send ({"extra_logs": {"reasons": {...}}}) through the same two steps: OpenRLHF's crash."""
     old = tmp_path / "old_reward.py"
     old.write_text(
         "def reward_func(queries, prompts, labels):\n"
@@ -211,8 +215,7 @@ def server_url():
 
 
 @pytest.mark.slow
-def test_256_concurrent_one_sample_requests_from_openrlhf_client(monkeypatch, tokenizer, server_url):
-    agent = load_peer_module(monkeypatch, "openrlhf", "utils.agent")
+def test_256_concurrent_one_sample_requests_from_openrlhf_client(agent, tokenizer, server_url):
     executor = agent.SingleTurnAgentExecutor(remote_rm_url=server_url)  # --reward.remote_url http://.../<secret>/get_reward
     samples, expected = [], []
     for k in range(250):
