@@ -20,6 +20,10 @@ and uses no CPU, so that its rate shows how many requests are verified at once w
 machine's cores. Items repeat when ``--requests`` exceeds their count. Each configuration runs
 ``--repeat`` times, interleaved, and the best rate counts (other work on the machine only slows a
 run down). Prints a Markdown table and checks that every run gives the same rewards.
+
+``--no-http`` measures the verification layer alone, in this process: ``--concurrency`` threads
+each verifying one item at a time, through the server's `SharedVerifier` and through the old
+design (one lock around one `VerifierPool` of N workers).
 """
 
 from __future__ import annotations
@@ -153,6 +157,44 @@ def run(task: str, workers: int, samples: list[tuple[str, str, Any]], concurrenc
     return len(samples) / elapsed, rewards
 
 
+def bench_no_http(task: str, worker_counts: list[int], samples: list[tuple[str, str, Any]], concurrency: int, repeat: int) -> None:
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    sys.path.insert(0, str(REPO_ROOT))
+    from rlvr_gym.envs.adapters.openrlhf import isolate_response
+    from rlvr_gym.envs.adapters.workers import SharedVerifier
+    from rlvr_gym.verifiers import VerifierPool, get_verifier
+
+    verifier = get_verifier(task)
+    pairs = [(isolate_response(q, p).response, label) for q, p, label in samples]
+    print(f"\n{task}, no HTTP: {len(pairs)} one-item calls from {concurrency} threads, best of {repeat}\n")
+    print("| design | workers | calls/s |")
+    print("|---|---:|---:|")
+    for workers in worker_counts:
+        shared = SharedVerifier(verifier, workers=workers, timeout_s=30)
+        pool, lock = VerifierPool(workers=workers, timeout_s=30, start_method="forkserver"), threading.Lock()
+
+        def locked(pair: tuple[str, Any], pool: Any = pool, lock: Any = lock) -> Any:
+            with lock:
+                return pool.verify(verifier, [pair])
+
+        def through_shared(pair: tuple[str, Any], shared: Any = shared) -> Any:
+            return shared.verify([pair])
+
+        for name, call in (("one lock, one pool (old)", locked), ("SharedVerifier", through_shared)):
+            rates = []
+            with ThreadPoolExecutor(concurrency) as threads:
+                list(threads.map(call, pairs[: 8 * workers]))  # untimed: starts the workers
+                for _ in range(repeat):
+                    start = time.perf_counter()
+                    list(threads.map(call, pairs))
+                    rates.append(len(pairs) / (time.perf_counter() - start))
+            print(f"| {name} | {workers} | {max(rates):,.0f} |", flush=True)
+        shared.close()
+        pool.close()
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--workers", default="1,2,4", help="comma-separated worker counts (first is the baseline)")
@@ -162,12 +204,18 @@ def main() -> int:
     parser.add_argument("--client", default="fresh", help="fresh (a session per request, as OpenRLHF), shared (kept-alive connections), or both")
     parser.add_argument("--repeat", type=int, default=3, help="runs per configuration, interleaved; the best counts")
     parser.add_argument("--old-tree", type=Path, default=None, help="also run the server of this older rlvr-gym tree")
+    parser.add_argument("--no-http", action="store_true", help="time the verification layer alone, in this process")
     parser.add_argument("--serve-sleep", type=int, default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve_sleep is not None:
         return serve_sleep(args.serve_sleep)
     worker_counts = [int(w) for w in args.workers.split(",")]
     builders = {"math": math_samples, "ifeval": ifeval_samples, "sleep": sleep_samples}
+    if args.no_http:
+        for task in args.task.split(","):
+            items = builders[task]()
+            bench_no_http(task, worker_counts, [items[i % len(items)] for i in range(args.requests)], args.concurrency, args.repeat)
+        return 0
     trees = [("this", REPO_ROOT)] + ([("old", args.old_tree)] if args.old_tree else [])
     configs = [(task, client, label, tree, workers) for task in args.task.split(",") for client in args.client.split(",")
                for label, tree in trees for workers in worker_counts]
