@@ -127,8 +127,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from .envs.adapters.server import ServerConfig, serve
 
     token = args.token or os.environ.get("RLVR_GYM_TOKEN") or None
+    secret_path = args.secret_path or os.environ.get("RLVR_GYM_SECRET_PATH") or None
     config = ServerConfig(
-        verifier=args.task, alpha=args.alpha, host=args.host, port=args.port, token=token,
+        verifier=args.task, alpha=args.alpha, host=args.host, port=args.port, token=token, secret_path=secret_path,
         max_body_bytes=args.max_body_bytes, workers=args.workers, timeout_s=args.timeout,
     )
     return serve(config)
@@ -293,7 +294,9 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--alpha", type=_positive_float, default=1.0, help="score of a correct response")
     serve.add_argument("--host", default="127.0.0.1", help="bind address (default loopback)")
     serve.add_argument("--port", type=int, default=8000, help="port (default 8000; 0 = any free port)")
-    serve.add_argument("--token", default=None, help="required bearer token (default: $RLVR_GYM_TOKEN, else none)")
+    serve.add_argument("--token", default=None, help="required bearer token (default: $RLVR_GYM_TOKEN, else none); OpenRLHF sends none")
+    serve.add_argument("--secret-path", default=None,
+                       help="serve under /SECRET/get_reward (default: $RLVR_GYM_SECRET_PATH, else none); the auth OpenRLHF can use")
     serve.add_argument("--max-body-bytes", type=int, default=16 * 1024 * 1024, help="largest request body (default 16 MiB)")
     serve.add_argument("--workers", type=_positive_int, default=2, help="verifier worker processes (default 2)")
     serve.add_argument("--timeout", type=_positive_float, default=10.0, help="seconds per item")

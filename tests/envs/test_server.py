@@ -65,7 +65,11 @@ def test_100_concurrent_valid_requests(server):
         assert status == 200, payload
         # item 1's response "#### 0" is wrong unless its label is 0, which never happens here
         assert payload["rewards"] == [10.0, 0.0, 10.0]
-        assert payload["extra_logs"]["reasons"]["correct"] == 2
+        assert payload["scores"] == [1.0, 0.0, 1.0]  # 0/1 for OpenRLHF's dynamic filtering, whatever alpha
+        assert payload["reasons"] == ["correct", "wrong_answer", "correct"]
+        assert payload["extra_logs"]["correct"] == [1.0, 0.0, 1.0]
+        assert payload["extra_logs"]["wrong_answer"] == [0.0, 1.0, 0.0]
+        assert payload["extra_logs"]["not_isolated"] == [0.0, 0.0, 0.0]
 
 
 def test_verify_endpoint_and_health(server):
@@ -105,7 +109,11 @@ def test_1000_hostile_requests_get_the_right_4xx_and_the_server_stays_up(server)
         elif kind == "no_token":
             assert request(port, "POST", "/get_reward", valid_body(1), token=None)[0] == 401
         elif kind == "wrong_types":
-            body = rng.choice([{"query": "x", "labels": ["1"]}, {"query": [1], "labels": ["1"]}, {"query": ["x"]}, {"query": ["x"], "labels": "1"}, {"query": ["x"], "prompts": [None], "labels": ["1"]}])
+            body = rng.choice([
+                {"query": "x", "prompts": ["p"], "labels": ["1"]}, {"query": [1], "prompts": ["p"], "labels": ["1"]},
+                {"query": ["x"], "prompts": ["p"]}, {"query": ["x"], "prompts": ["p"], "labels": "1"},
+                {"query": ["x"], "prompts": [None], "labels": ["1"]}, {"query": ["x"], "labels": ["1"]},
+            ])
             status, payload = request(port, "POST", "/get_reward", body)
             assert status == 400 and "error" in payload
         elif kind == "not_object":
@@ -118,15 +126,34 @@ def test_1000_hostile_requests_get_the_right_4xx_and_the_server_stays_up(server)
             head = f"POST /verify HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {TOKEN}\r\n\r\n"
             assert hostile_raw(port, head.encode()) == 411
         elif kind == "length_mismatch":
-            assert request(port, "POST", "/get_reward", {"query": ["a", "b"], "labels": ["1"]})[0] == 400
+            assert request(port, "POST", "/get_reward", {"query": ["a", "b"], "prompts": ["a", "b"], "labels": ["1"]})[0] == 400
     assert all(n == 100 for n in seen.values())
     assert proc.poll() is None
     status, payload = request(port, "POST", "/get_reward", valid_body(5))
     assert status == 200 and payload["rewards"] == [10.0, 0.0, 10.0]
 
 
+def test_errors_name_the_field(server):
+    _, port = server
+    assert request(port, "POST", "/get_reward", {"query": ["x #### 1"], "labels": ["1"]}) == (400, {"error": "missing field 'prompts'"})
+    status, payload = request(port, "POST", "/get_reward", {"query": ["q #### 1"], "prompts": ["p"], "labels": ["1"]})
+    # the query does not hold the prompt: 0, with the reason, never the whole query verified
+    assert status == 200 and payload["rewards"] == [0.0] and payload["reasons"] == ["invalid_response"]
+    assert payload["extra_logs"]["not_isolated"] == [1.0]
+
+
 def test_sigterm_shuts_down_cleanly(server):
-    proc, port = server
+    proc, _port = server
     proc.send_signal(signal.SIGTERM)
     assert proc.wait(timeout=30) == 0
     assert "stopped" in proc.stderr.read()
+
+
+def test_secret_path_must_be_a_url_safe_secret():
+    from rlvr_gym.envs.adapters.server import ServerConfig
+
+    assert ServerConfig(secret_path="A" * 16).secret_path == "A" * 16
+    # too short to be a secret; a comma (OpenRLHF splits --reward.remote_url on commas); a slash; a space
+    for bad in ("short", "a" * 15 + ",b", "a" * 16 + "/x", "a" * 16 + " "):
+        with pytest.raises(ValueError, match="secret_path must be 16 to 256 characters"):
+            ServerConfig(secret_path=bad)

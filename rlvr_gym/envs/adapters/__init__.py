@@ -1,7 +1,9 @@
 """Our verifiers inside other RL trainers: TRL reward functions, veRL ``compute_score``,
-and an HTTP reward server for OpenRLHF's remote reward option (``rlvr-gym serve``)."""
+OpenRLHF's ``reward_func`` (``.py`` mode) and an HTTP reward server for its remote reward
+option (``rlvr-gym serve``)."""
 
+from .openrlhf import OpenRLHFReward, isolate_response
 from .trl import make_trl_reward
-from .verl import compute_score
+from .verl import compute_score, compute_score_value
 
-__all__ = ["compute_score", "make_trl_reward"]
+__all__ = ["OpenRLHFReward", "compute_score", "compute_score_value", "isolate_response", "make_trl_reward"]

@@ -1,27 +1,33 @@
 """``rlvr-gym serve``: an HTTP reward server for remote-reward trainers (OpenRLHF).
 
-Endpoints (JSON in, JSON out):
+Endpoints (JSON in, JSON out), under ``/<secret_path>`` when one is set:
 
 ``POST /get_reward``
-    OpenRLHF's remote reward protocol: ``{"query": [str], "prompts": [str], "labels": [gt]}``.
-    ``query`` is prompt + response; when it starts with the matching prompt, the prompt is
-    cut off and the rest verified. ``labels`` are the ground truths (required).
-    Answer: ``{"rewards": [float], "scores": [float], "extra_logs": {"reasons": {...}}}``.
+    OpenRLHF's remote reward protocol (v0.11, ``openrlhf/utils/agent.py``,
+    ``SingleTurnAgentExecutor._fetch_rewards_via_http``): ``{"query": [str], "prompts": [str],
+    "labels": [gt]}``, ``query`` being prompt + response. The response is cut out of each query by
+    `rlvr_gym.envs.adapters.openrlhf.isolate_response` (never verifying prompt text). Answer, one
+    entry per sample: ``{"rewards": [alpha or 0], "scores": [1 or 0], "extra_logs": {reason: [1 or 0],
+    ..., "not_isolated": [1 or 0]}, "reasons": [str]}``.
 ``POST /verify``
     ``{"responses": [str], "ground_truths": [gt]}`` -> ``{"verdicts": [Verdict], "counts": {...}}``.
 ``GET /health``
-    ``{"status": "ok", "verifier": name}``.
+    ``{"status": "ok", "verifier": name}`` (never under the secret path).
 
-Every request is one batch, verified in the server's worker processes. Errors are JSON
-``{"error": message}`` with a 4xx status: 400 malformed JSON or wrong types, 401 missing or
-wrong bearer token, 404 unknown path, 405 wrong method, 411 no Content-Length, 413 body over
-``max_body_bytes``. SIGINT/SIGTERM stop the server after the requests in flight.
+Authentication: OpenRLHF sends no ``Authorization`` header, so for it use a secret path
+(``--secret-path``; the URL becomes ``http://host:port/<secret>/get_reward``). A bearer
+``token`` suits other clients. Requests are verified concurrently over ``workers`` processes
+(`SharedVerifier`). Errors are JSON ``{"error": message}`` with a 4xx status: 400 malformed JSON
+or wrong types, 401 missing or wrong bearer token, 404 unknown path (a wrong secret included),
+405 wrong method, 411 no Content-Length, 413 body over ``max_body_bytes``. SIGINT/SIGTERM stop
+the server after the requests in flight.
 """
 
 from __future__ import annotations
 
 import hmac
 import json
+import re
 import signal
 import sys
 import threading
@@ -30,9 +36,11 @@ from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from ...verifiers import Verifier, VerifierPool, get_verifier
+from ...verifiers import Verifier, get_verifier
+from .openrlhf import OpenRLHFReward
+from .workers import SharedVerifier
 
-__all__ = ["ServerConfig", "RewardServer", "serve"]
+__all__ = ["RewardServer", "ServerConfig", "serve"]
 
 
 @dataclass(frozen=True)
@@ -49,6 +57,8 @@ class ServerConfig:
     """TCP port; 0 picks a free one."""
     token: str | None = None
     """Bearer token required in ``Authorization: Bearer <token>``; None accepts any caller."""
+    secret_path: str | None = None
+    """Path segment every endpoint but /health sits under (``/<secret>/get_reward``); the auth that works with OpenRLHF."""
     max_body_bytes: int = 16 * 1024 * 1024
     """Largest request body accepted (413 above it)."""
     max_items: int = 65_536
@@ -67,6 +77,16 @@ class ServerConfig:
             raise ValueError("max_body_bytes and max_items must be >= 1")
         if self.token is not None and not self.token:
             raise ValueError("token must be a non-empty string or None")
+        if self.secret_path is not None and not _SECRET_PATH.fullmatch(self.secret_path):
+            raise ValueError(
+                "secret_path must be 16 to 256 characters from A-Z a-z 0-9 _ - (URL-safe, and no comma: "
+                "OpenRLHF splits --reward.remote_url on commas); e.g. python -c 'import secrets; print(secrets.token_urlsafe(24))'"
+            )
+        if self.workers < 0:
+            raise ValueError(f"workers must be >= 0, got {self.workers}")
+
+
+_SECRET_PATH = re.compile(r"[A-Za-z0-9_-]{16,256}")
 
 
 class _HTTPServer(ThreadingHTTPServer):
@@ -103,8 +123,8 @@ class RewardServer:
     def __init__(self, config: ServerConfig):
         self.config = config
         self.verifier: Verifier = get_verifier(config.verifier, alpha=config.alpha)
-        self._pool = VerifierPool(workers=config.workers, timeout_s=config.timeout_s) if config.workers else None
-        self._pool_lock = threading.Lock()
+        self.shared = SharedVerifier(self.verifier, workers=config.workers, timeout_s=config.timeout_s)
+        self.reward = OpenRLHFReward(self.shared)
         self.httpd = _HTTPServer((config.host, config.port), self._handler_class())
 
     @property
@@ -112,29 +132,21 @@ class RewardServer:
         host, port = self.httpd.server_address[:2]
         return str(host), int(port)
 
-    def verify(self, pairs: list[tuple[str, Any]]):
-        from ...verifiers import verify_batch
-
-        with self._pool_lock:
-            if self._pool is None:
-                return verify_batch(self.verifier, pairs, workers=0)
-            return self._pool.verify(self.verifier, pairs)
+    @property
+    def prefix(self) -> str:
+        """``/<secret_path>`` or the empty string."""
+        return f"/{self.config.secret_path}" if self.config.secret_path else ""
 
     # -- request handling ---------------------------------------------------------
     def handle_get_reward(self, body: dict[str, Any]) -> dict[str, Any]:
         limit = self.config.max_items
         queries = _list_field(body, "query", required=True, strings=True, limit=limit)
-        prompts = _list_field(body, "prompts", required=False, strings=True, limit=limit)
+        prompts = _list_field(body, "prompts", required=True, strings=True, limit=limit)
         labels = _list_field(body, "labels", required=True, strings=False, limit=limit)
-        assert queries is not None and labels is not None
-        if len(labels) != len(queries) or (prompts is not None and len(prompts) != len(queries)):
+        assert queries is not None and prompts is not None and labels is not None
+        if not len(queries) == len(prompts) == len(labels):
             raise _BadRequest(HTTPStatus.BAD_REQUEST, "query, prompts and labels must have the same length")
-        responses = []
-        for i, query in enumerate(queries):
-            prompt = prompts[i] if prompts is not None else ""
-            responses.append(query[len(prompt) :] if prompt and query.startswith(prompt) else query)
-        result = self.verify(list(zip(responses, labels)))
-        return {"rewards": result.scores, "scores": result.scores, "extra_logs": {"reasons": result.counts}}
+        return self.reward(queries, prompts, labels)
 
     def handle_verify(self, body: dict[str, Any]) -> dict[str, Any]:
         limit = self.config.max_items
@@ -143,20 +155,25 @@ class RewardServer:
         assert responses is not None and ground_truths is not None
         if len(responses) != len(ground_truths):
             raise _BadRequest(HTTPStatus.BAD_REQUEST, "responses and ground_truths must have the same length")
-        result = self.verify(list(zip(responses, ground_truths)))
+        result = self.shared.verify(list(zip(responses, ground_truths)))
         return {"verdicts": [v.to_dict() for v in result], "counts": result.counts}
 
     def _handler_class(self) -> type[BaseHTTPRequestHandler]:
         server = self
         config = self.config
-        routes = {"/get_reward": server.handle_get_reward, "/verify": server.handle_verify}
+        prefix = server.prefix
+        routes = {f"{prefix}/get_reward": server.handle_get_reward, f"{prefix}/verify": server.handle_verify}
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            # Headers and body are two writes: with Nagle on, the body waits for the client's delayed ACK
+            # (40 ms on Linux) on every kept-alive request. Send both at once, without delay.
+            disable_nagle_algorithm = True
+            wbufsize = -1  # buffered; BaseHTTPRequestHandler flushes after each request
             timeout = config.socket_timeout_s
             server_version = "rlvr-gym"
 
-            def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the base class's name
+            def log_message(self, format: str, *args: Any) -> None:
                 pass  # quiet: one line per request would swamp a training log
 
             def _send(self, status: HTTPStatus, payload: dict[str, Any], close: bool = False) -> None:
@@ -177,19 +194,30 @@ class RewardServer:
                 scheme, _, given = header.partition(" ")
                 return scheme.lower() == "bearer" and hmac.compare_digest(given.strip().encode(), config.token.encode())
 
+            def _route(self) -> Any:
+                # compare_digest on every candidate: the time taken says nothing about the secret
+                found = None
+                for path, route in routes.items():
+                    if hmac.compare_digest(self.path.encode("utf-8", "surrogateescape"), path.encode()):
+                        found = route
+                return found
+
+            def _unknown(self) -> str:
+                return "unknown path" if prefix else f"unknown path {self.path[:200]}"  # never echo a guessed secret
+
             def do_GET(self) -> None:
                 if self.path == "/health":
                     self._send(HTTPStatus.OK, {"status": "ok", "verifier": config.verifier})
-                elif self.path in routes:
-                    self._send(HTTPStatus.METHOD_NOT_ALLOWED, {"error": f"{self.path} takes POST"})
+                elif self._route() is not None:
+                    self._send(HTTPStatus.METHOD_NOT_ALLOWED, {"error": "this path takes POST"})
                 else:
-                    self._send(HTTPStatus.NOT_FOUND, {"error": f"unknown path {self.path}"})
+                    self._send(HTTPStatus.NOT_FOUND, {"error": self._unknown()})
 
             def do_POST(self) -> None:
                 try:
-                    route = routes.get(self.path)
+                    route = self._route()
                     if route is None:
-                        raise _BadRequest(HTTPStatus.NOT_FOUND, f"unknown path {self.path}")
+                        raise _BadRequest(HTTPStatus.NOT_FOUND, self._unknown())
                     if not self._authorized():
                         raise _BadRequest(HTTPStatus.UNAUTHORIZED, "missing or wrong bearer token")
                     length_header = self.headers.get("Content-Length")
@@ -231,10 +259,7 @@ class RewardServer:
     def close(self) -> None:
         """Release the socket and the worker processes (after `serve_forever` returned)."""
         self.httpd.server_close()
-        with self._pool_lock:
-            if self._pool is not None:
-                self._pool.close()
-                self._pool = None
+        self.shared.close()
 
 
 def serve(config: ServerConfig) -> int:
@@ -250,7 +275,9 @@ def serve(config: ServerConfig) -> int:
 
     signal.signal(signal.SIGINT, stop)
     signal.signal(signal.SIGTERM, stop)
-    print(f"rlvr-gym serve: {config.verifier} on http://{host}:{port} (POST /get_reward, /verify; GET /health)", file=sys.stderr, flush=True)
+    base = f"http://{host}:{port}"
+    shown = f"{base}/<secret path>" if config.secret_path else base  # the secret stays out of logs
+    print(f"rlvr-gym serve: {config.verifier} on {base} (POST {shown}/get_reward, {shown}/verify; GET {base}/health)", file=sys.stderr, flush=True)
     try:
         server.serve_forever()
     finally:

@@ -1,20 +1,31 @@
 """A TRL reward function backed by a task's verifier.
 
-TRL's ``GRPOTrainer`` (and ``RLOOTrainer``) call each reward function as
-``reward_func(prompts=..., completions=..., completion_ids=..., **columns)`` where
-``columns`` are the dataset's other columns, one list entry per completion, plus
-``trainer_state``. Completions are strings, or for conversational datasets lists of
-messages whose last one is the assistant's. The function returns one float per completion.
+TRL 1.16's ``GRPOTrainer`` (``trl/trainer/grpo_trainer.py``, ``_calculate_rewards``; ``RLOOTrainer``
+alike) calls each reward function as ``reward_func(prompts=..., completions=..., completion_ids=...,
+**reward_kwargs)``: the dataset's other columns, one list entry per completion, plus
+``trainer_state``, ``log_extra`` (``_log_completion_extra(column, values)``: a column of the
+completions table), ``log_metric`` (``_log_metric(name, value)``: a scalar averaged over the
+logging step) and, with environments, ``environments``. Completions are strings, or for
+conversational datasets lists of messages whose last one is the assistant's. The function
+returns one float per completion.
+
+Through ``log_metric`` each call logs the fraction of completions per verdict reason
+(``<name>/correct``, ``<name>/no_answer``, ``<name>/timeout``, ...), and through ``log_extra`` each
+completion's reason (column ``<name>_reason``), so a run shows when answers go unparsed or time out.
 """
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
-from ...verifiers import Verifier, VerifierPool, get_verifier, verify_batch
+from ...verifiers import Reason, Verifier, VerifierPool, get_verifier, verify_batch
 from ..tasks import TaskSpec, get_task
 
 __all__ = ["TRLReward", "make_trl_reward"]
+
+_TRAINER_KEYS = frozenset({"completion_ids", "trainer_state", "log_extra", "log_metric", "environments"})
+"""Keyword arguments TRL adds that are not dataset columns."""
 
 
 def _completion_text(completion: Any, position: int) -> str:
@@ -36,21 +47,35 @@ class TRLReward:
         self.__name__ = f"rlvr_gym_{verifier.name}"  # TRL logs rewards under the function's name
         self._pool: VerifierPool | None = None
 
-    def __call__(self, prompts: Sequence[Any] | None = None, completions: Sequence[Any] = (), **columns: Any) -> list[float]:
+    def __call__(
+        self,
+        prompts: Sequence[Any] | None = None,
+        completions: Sequence[Any] = (),
+        log_extra: Callable[[str, list[Any]], None] | None = None,
+        log_metric: Callable[[str, float], None] | None = None,
+        **columns: Any,
+    ) -> list[float]:
         if self.ground_truth_column not in columns:
             raise KeyError(
                 f"{self.__name__}: the dataset needs a {self.ground_truth_column!r} column with the ground truth; "
-                f"got columns {sorted(k for k in columns if k not in ('completion_ids', 'trainer_state'))}"
+                f"got columns {sorted(k for k in columns if k not in _TRAINER_KEYS)}"
             )
         ground_truths = columns[self.ground_truth_column]
         if len(ground_truths) != len(completions):
             raise ValueError(f"{self.__name__}: {len(completions)} completions but {len(ground_truths)} ground truths")
         pairs = [(_completion_text(c, i), gt) for i, (c, gt) in enumerate(zip(completions, ground_truths))]
         if self.workers == 0:
-            return verify_batch(self.verifier, pairs, workers=0).scores
-        if self._pool is None:
-            self._pool = VerifierPool(workers=self.workers, timeout_s=self.timeout_s)
-        return self._pool.verify(self.verifier, pairs).scores
+            result = verify_batch(self.verifier, pairs, workers=0)
+        else:
+            if self._pool is None:
+                self._pool = VerifierPool(workers=self.workers, timeout_s=self.timeout_s)
+            result = self._pool.verify(self.verifier, pairs)
+        if log_metric is not None and len(result):
+            for reason in Reason:
+                log_metric(f"{self.__name__}/{reason.value}", result.counts[reason.value] / len(result))
+        if log_extra is not None:
+            log_extra(f"{self.__name__}_reason", [v.reason.value for v in result])
+        return result.scores
 
     def close(self) -> None:
         if self._pool is not None:
