@@ -54,11 +54,11 @@ def main() -> None:
         for response, gt in pairs:  # warm caches (ground-truth parsing) for both loops alike
             verifier.verify(response, gt)
 
-        def direct():
+        def direct(verifier=verifier, pairs=pairs):
             for response, gt in pairs:
                 verifier.verify(response, gt)
 
-        def through_env():
+        def through_env(env=env, pairs=pairs):
             for i, (response, _) in enumerate(pairs):
                 env.reset(options={"index": i})
                 env.step(response)

@@ -89,7 +89,11 @@ def naive_parsed(content: str, solution: str) -> tuple[list[Any], list[Any]]:
     gold = parse(solution, parsing_timeout=10)
     answer = parse(
         content,
-        extraction_config=[LatexExtractionConfig(normalization_config=NormalizationConfig(units=True), boxed_match_priority=0, try_extract_without_anchor=False)],
+        extraction_config=[
+            LatexExtractionConfig(
+                normalization_config=NormalizationConfig(units=True), boxed_match_priority=0, try_extract_without_anchor=False
+            )
+        ],
         extraction_mode="first_match",
         parsing_timeout=10,
     )
@@ -205,14 +209,28 @@ def bench_math(args: argparse.Namespace) -> list[tuple[str, str, float, str]]:
     print(f"MATH-500: {n} items (gold solution vs its own answer, vs the next item's answer); gold format for (a): {args.gold_format}")
     print(f"(a) is {naive_how}")
     skipped = sum(r is None for r in naive)
-    print(f"(a) naive math-verify (TRL accuracy_reward): {n / t_naive:8.1f} items/s  ({t_naive:.2f}s; accepted {sum(r == 1.0 for r in naive)}, gold unparseable/skipped {skipped})")
-    print(f"(b) ours, serial:                            {n / t_serial:8.1f} items/s  ({t_serial:.2f}s; accepted {ours.counts['correct']}; {ours.counts})")
+    print(
+        f"(a) naive math-verify (TRL accuracy_reward): {n / t_naive:8.1f} items/s  "
+        f"({t_naive:.2f}s; accepted {sum(r == 1.0 for r in naive)}, gold unparseable/skipped {skipped})"
+    )
+    print(
+        f"(b) ours, serial:                            {n / t_serial:8.1f} items/s  "
+        f"({t_serial:.2f}s; accepted {ours.counts['correct']}; {ours.counts})"
+    )
     print(f"(c) ours, {args.workers} workers, new pool:                {n / t_cold:8.1f} items/s  ({t_cold:.2f}s; worker start included)")
-    print(f"    ours, {args.workers} workers, warmed-up pool:          {n / t_started:8.1f} items/s  ({t_started:.2f}s; after the warm-up items, caches cold)")
+    print(
+        f"    ours, {args.workers} workers, warmed-up pool:          {n / t_started:8.1f} items/s  "
+        f"({t_started:.2f}s; after the warm-up items, caches cold)"
+    )
     print(f"    ours, {args.workers} workers, same items again:        {n / t_warm:8.1f} items/s  ({t_warm:.2f}s; per-process caches warm)")
-    print(f"ratio c/a: new pool {t_naive / t_cold:.1f}x, warmed-up pool {t_naive / t_started:.1f}x, warm {t_naive / t_warm:.1f}x; serial b/a {t_naive / t_serial:.1f}x")
+    print(
+        f"ratio c/a: new pool {t_naive / t_cold:.1f}x, warmed-up pool {t_naive / t_started:.1f}x, "
+        f"warm {t_naive / t_warm:.1f}x; serial b/a {t_naive / t_serial:.1f}x"
+    )
     verdicts = [v.correct for v in ours]
-    assert verdicts == [v.correct for v in cold] == [v.correct for v in started] == [v.correct for v in warm], "pool and serial verdicts differ"
+    assert verdicts == [v.correct for v in cold] == [v.correct for v in started] == [v.correct for v in warm], (
+        "pool and serial verdicts differ"
+    )
 
     agree = sum((r == 1.0) == v.correct for r, v in zip(naive, ours))
     print(f"agreement with (a): {agree}/{n} ({100 * agree / n:.1f}%)")
@@ -220,7 +238,10 @@ def bench_math(args: argparse.Namespace) -> list[tuple[str, str, float, str]]:
     for i, r, v in disagreements:
         response, gold, label = items[i]
         g_parsed, a_parsed = naive_parsed(response, wrap(gold))
-        print(f"  - {label}: gold {gold!r}, ours read {v.extracted!r}: naive={r}, ours={v.reason.value}. Why: {why_they_differ(r, v, g_parsed, a_parsed)}")
+        print(
+            f"  - {label}: gold {gold!r}, ours read {v.extracted!r}: naive={r}, ours={v.reason.value}. "
+            f"Why: {why_they_differ(r, v, g_parsed, a_parsed)}"
+        )
         print(f"      (math-verify parsed gold {str(g_parsed)[:60]}, answer {str(a_parsed)[:60]})")
     return [
         ("math (naive math-verify, TRL-style)", "1 process", n / t_naive, "1.0x"),
@@ -254,7 +275,10 @@ def bench_other(task: str, args: argparse.Namespace) -> list[tuple[str, str, flo
     verifier.verify(*items[0])
     serial, t_serial = timed(lambda: verify_batch(verifier, items, workers=0))
     pooled, t_pool = timed(lambda: verify_batch(verifier, items, workers=args.workers))
-    print(f"{task}: {len(items)} items (gold responses); serial {len(items) / t_serial:.1f} items/s, {args.workers} workers {len(items) / t_pool:.1f} items/s; {serial.counts}")
+    print(
+        f"{task}: {len(items)} items (gold responses); serial {len(items) / t_serial:.1f} items/s, "
+        f"{args.workers} workers {len(items) / t_pool:.1f} items/s; {serial.counts}"
+    )
     return [(task, "serial", len(items) / t_serial, ""), (task, f"{args.workers} workers, cold", len(items) / t_pool, "")]
 
 
@@ -275,7 +299,7 @@ def main() -> None:
         if args.task in (task, "all"):
             rows += bench_other(task, args)
     if rows:
-        print(f"\n| task | how | items/s | vs naive |\n|---|---|---:|---:|")
+        print("\n| task | how | items/s | vs naive |\n|---|---|---:|---:|")
         for task, how, rate, ratio in rows:
             print(f"| {task} | {how} | {rate:,.0f} | {ratio} |")
         print(f"\n({os.cpu_count()} CPUs, Python {sys.version.split()[0]})")

@@ -106,7 +106,20 @@ def start_server(task: str, workers: int, tree: Path) -> tuple[subprocess.Popen,
     if task == "sleep":
         command = [sys.executable, str(Path(__file__).resolve()), "--serve-sleep", str(workers)]
     else:
-        command = [sys.executable, "-m", "rlvr_gym.cli", "serve", "--task", task, "--port", "0", "--workers", str(workers), "--timeout", "30"]
+        command = [
+            sys.executable,
+            "-m",
+            "rlvr_gym.cli",
+            "serve",
+            "--task",
+            task,
+            "--port",
+            "0",
+            "--workers",
+            str(workers),
+            "--timeout",
+            "30",
+        ]
     proc = subprocess.Popen(command, stderr=subprocess.PIPE, text=True, env=env)
     line = proc.stderr.readline()
     match = re.search(r"(http://127\.0\.0\.1:\d+)", line)
@@ -144,7 +157,9 @@ async def post_all(url: str, samples: list[tuple[str, str, Any]], concurrency: i
             await shared.close()
 
 
-def run(task: str, workers: int, samples: list[tuple[str, str, Any]], concurrency: int, client: str, tree: Path) -> tuple[float, list[float]]:
+def run(
+    task: str, workers: int, samples: list[tuple[str, str, Any]], concurrency: int, client: str, tree: Path
+) -> tuple[float, list[float]]:
     proc, url = start_server(task, workers, tree)
     try:
         asyncio.run(post_all(url, samples[: 4 * workers], concurrency, client))  # untimed: starts the workers
@@ -201,7 +216,9 @@ def main() -> int:
     parser.add_argument("--requests", type=int, default=1024)
     parser.add_argument("--concurrency", type=int, default=256)
     parser.add_argument("--task", default="ifeval,math,sleep")
-    parser.add_argument("--client", default="fresh", help="fresh (a session per request, as OpenRLHF), shared (kept-alive connections), or both")
+    parser.add_argument(
+        "--client", default="fresh", help="fresh (a session per request, as OpenRLHF), shared (kept-alive connections), or both"
+    )
     parser.add_argument("--repeat", type=int, default=3, help="runs per configuration, interleaved; the best counts")
     parser.add_argument("--old-tree", type=Path, default=None, help="also run the server of this older rlvr-gym tree")
     parser.add_argument("--no-http", action="store_true", help="time the verification layer alone, in this process")
@@ -217,8 +234,13 @@ def main() -> int:
             bench_no_http(task, worker_counts, [items[i % len(items)] for i in range(args.requests)], args.concurrency, args.repeat)
         return 0
     trees = [("this", REPO_ROOT)] + ([("old", args.old_tree)] if args.old_tree else [])
-    configs = [(task, client, label, tree, workers) for task in args.task.split(",") for client in args.client.split(",")
-               for label, tree in trees for workers in worker_counts]
+    configs = [
+        (task, client, label, tree, workers)
+        for task in args.task.split(",")
+        for client in args.client.split(",")
+        for label, tree in trees
+        for workers in worker_counts
+    ]
     best: dict[tuple[str, str, str, int], float] = {}
     expected: dict[str, list[float]] = {}
     for round_ in range(args.repeat):

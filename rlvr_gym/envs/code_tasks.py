@@ -115,17 +115,28 @@ def _digit_sum(rng: random.Random):
 
 
 def _count_runs(rng: random.Random):
-    return ("longest_run", "xs", "returns the length of the longest run of equal adjacent elements in xs (0 for an empty list)",
-            ("def longest_run(xs):\n    best = run = 0\n    for i, x in enumerate(xs):\n        run = run + 1 if i and xs[i - 1] == x else 1\n"
-            "        best = max(best, run)\n    return best\n"),
-            lambda r: ([r.randint(0, 2) for _ in range(r.randint(0, 10))],))
+    return (
+        "longest_run",
+        "xs",
+        "returns the length of the longest run of equal adjacent elements in xs (0 for an empty list)",
+        (
+            "def longest_run(xs):\n    best = run = 0\n    for i, x in enumerate(xs):\n"
+            "        run = run + 1 if i and xs[i - 1] == x else 1\n"
+            "        best = max(best, run)\n    return best\n"
+        ),
+        lambda r: ([r.randint(0, 2) for _ in range(r.randint(0, 10))],),
+    )
 
 
 def _word_lengths(rng: random.Random):
     limit = rng.randint(2, 5)
-    return ("long_words", "s", f"returns the words of s (split on whitespace) longer than {limit} characters, as a tuple, in order",
-            f"def long_words(s):\n    return tuple(w for w in s.split() if len(w) > {limit})\n",
-            lambda r: (_word(r, (0, 30)),))
+    return (
+        "long_words",
+        "s",
+        f"returns the words of s (split on whitespace) longer than {limit} characters, as a tuple, in order",
+        f"def long_words(s):\n    return tuple(w for w in s.split() if len(w) > {limit})\n",
+        lambda r: (_word(r, (0, 30)),),
+    )
 
 
 CODE_FAMILIES: tuple[Family, ...] = (_sum_multiples, _rotate, _caesar, _recurrence, _filter_square, _digit_sum, _count_runs, _word_lengths)

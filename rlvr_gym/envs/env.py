@@ -79,7 +79,9 @@ class RLVREnv(gymnasium.Env[str, str]):
             raise ValueError(f"max_attempts must be an int >= 1, got {max_attempts!r}")
         if render_mode is not None and render_mode not in self.metadata["render_modes"]:
             raise ValueError(f"render_mode must be one of {self.metadata['render_modes']} or None, got {render_mode!r}")
-        self.task = bind_task(task, split=split, prompt_format=prompt_format, tokenizer=tokenizer, alpha=alpha, source_options=source_options)
+        self.task = bind_task(
+            task, split=split, prompt_format=prompt_format, tokenizer=tokenizer, alpha=alpha, source_options=source_options
+        )
         self.spec_task, self.split, self.items, self.verifier = self.task.spec, self.task.split, self.task.items, self.task.verifier
         self.max_attempts = max_attempts
         self.render_mode = render_mode

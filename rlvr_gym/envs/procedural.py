@@ -149,7 +149,8 @@ class CountdownSource:
             prompt = f"Using the numbers {listed} each at most once, with + - * / and parentheses, write an expression equal to {target}."
             if in_split(prompt, self.split):
                 break
-        return Item(id=f"countdown-{self.count}-{self.split}/{index}", prompt=prompt, ground_truth={"numbers": list(numbers), "target": target})
+        ground_truth = {"numbers": list(numbers), "target": target}
+        return Item(id=f"countdown-{self.count}-{self.split}/{index}", prompt=prompt, ground_truth=ground_truth)
 
     def load(self) -> LazyItems:
         return LazyItems(self.size, self.item)

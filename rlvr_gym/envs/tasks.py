@@ -182,7 +182,9 @@ def held_out_items(spec: TaskSpec, source_options: Mapping[str, Any] | None, siz
     return list(seen.values())
 
 
-def format_prompt(spec: TaskSpec, item: Item, prompt_format: PromptFormat | str | None = None, tokenizer: Any = None) -> tuple[str, list[dict[str, str]]]:
+def format_prompt(
+    spec: TaskSpec, item: Item, prompt_format: PromptFormat | str | None = None, tokenizer: Any = None
+) -> tuple[str, list[dict[str, str]]]:
     """The text shown to the model and the same content as chat messages."""
     prompt_format = PromptFormat(prompt_format or spec.prompt_format)
     if prompt_format is PromptFormat.PLAIN or not spec.instruction:

@@ -44,7 +44,9 @@ class RLVRVectorEnv(gymnasium.vector.VectorEnv):
     ):
         if not isinstance(num_envs, int) or num_envs < 1:
             raise ValueError(f"num_envs must be an int >= 1, got {num_envs!r}")
-        self.task = bind_task(task, split=split, prompt_format=prompt_format, tokenizer=tokenizer, alpha=alpha, source_options=source_options)
+        self.task = bind_task(
+            task, split=split, prompt_format=prompt_format, tokenizer=tokenizer, alpha=alpha, source_options=source_options
+        )
         self.spec_task, self.split, self.items, self.verifier = self.task.spec, self.task.split, self.task.items, self.task.verifier
         self.num_envs = num_envs
         self.single_observation_space = UnicodeText(MAX_PROMPT_CHARS)

@@ -307,7 +307,8 @@ class VerifierPool:
                     # Died inside an item: that item is the culprit. Died outside any: the chunk itself is.
                     culprits = [run[0]] if run else sorted(worker.chunk)
                     for index in culprits:
-                        results[index] = make_verdict(verifier.alpha, Reason.ERROR, details={"error": f"verifier worker died (exit code {code})"})
+                        died = {"error": f"verifier worker died (exit code {code})"}
+                        results[index] = make_verdict(verifier.alpha, Reason.ERROR, details=died)
                         durations[index] = time.monotonic() - (run[1] if run else worker.sent_at)
                         worker.chunk.pop(index)
                         outstanding -= 1

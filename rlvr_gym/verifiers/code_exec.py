@@ -308,7 +308,8 @@ def run_stdio_tests(
             if process.returncode != 0:
                 failure, text = _exit_failure(process.returncode, namespaces)
                 failure = Failure.WRONG_OUTPUT if failure is Failure.EXITED else failure
-                return TestRun(index, len(cases), failure, index, text.replace(" before its tests were done", ""), None, _output_tail(process))
+                message = text.replace(" before its tests were done", "")
+                return TestRun(index, len(cases), failure, index, message, None, _output_tail(process))
             got = process.stdout.decode("utf-8", errors="replace")
             if _normalize(got) != _normalize(expected):
                 message = f"case {index}: expected {expected[:200]!r}, got {got[:200]!r}"

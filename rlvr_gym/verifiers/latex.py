@@ -177,7 +177,10 @@ def _final_group(text: str, boxes: list[_Box]) -> list[_Box]:
 
 
 # --------------------------------------------------------------------------- answer phrases
-_PHRASE = re.compile(r"(?im)(?:final\s+answer|the\s+answer|\banswer)(?:\s+is\b|\s*:|\s*=|\s+is\s*:)|^[ \t*#]{0,8}answer[ \t*]{0,8}(?=\$|\\[\[(])")
+_PHRASE = re.compile(
+    r"(?im)(?:final\s+answer|the\s+answer|\banswer)(?:\s+is\b|\s*:|\s*=|\s+is\s*:)"
+    r"|^[ \t*#]{0,8}answer[ \t*]{0,8}(?=\$|\\[\[(])"
+)
 """An answer phrase: "final answer is", "the answer is", "Answer:", or a line that starts "Answer" right before math."""
 _FINAL_PHRASE = re.compile(r"(?i)final\s+answer(?:\s+is\b|\s*:|\s*=|\s+is\s*:)")
 _PROSE_START = re.compile(r"[A-Za-z]+\s+[A-Za-z$\\]")
@@ -220,7 +223,7 @@ def _find_unescaped(text: str, closer: str, start: int, stop: int) -> int:
 
 def _phrase_answer(text: str, pattern: re.Pattern[str] = _PHRASE, start: int = 0) -> str | None:
     last = None
-    for last in pattern.finditer(text, start):
+    for last in pattern.finditer(text, start):  # noqa: B007 - the last match is wanted
         pass
     if last is None:
         return None
@@ -267,7 +270,20 @@ def extract_boxed(text: str) -> str | None:
 
 
 # --------------------------------------------------------------------------- normalization
-_UNICODE = str.maketrans({"\u2212": "-", "\u2013": "-", "\u00d7": "\\times ", "\u00b7": "\\cdot ", "\u22c5": "\\cdot ", "\u03c0": "\\pi ", "\u221e": "\\infty ", "\u2264": "\\le ", "\u2265": "\\ge ", "\u221a": "\\sqrt"})
+_UNICODE = str.maketrans(
+    {
+        "\u2212": "-",
+        "\u2013": "-",
+        "\u00d7": "\\times ",
+        "\u00b7": "\\cdot ",
+        "\u22c5": "\\cdot ",
+        "\u03c0": "\\pi ",
+        "\u221e": "\\infty ",
+        "\u2264": "\\le ",
+        "\u2265": "\\ge ",
+        "\u221a": "\\sqrt",
+    }
+)
 _BOXCMD = re.compile(r"\\(?:boxed|fbox)(?![A-Za-z])")
 _DOLLAR = re.compile(r"\\\$|\$")
 _MATH_DELIMS = re.compile(r"(?<!\\)\\[\[\]()]")
@@ -276,7 +292,9 @@ _THOUSANDS_BANG = re.compile(r"(?<=\d),\s*\\!\s*(?=\d{3}(?!\d))")
 _SPACING = re.compile(r"(?<!\\)\\(?:[,;:! ]|q?quad|displaystyle(?![A-Za-z])|textstyle(?![A-Za-z])|hspace\*?\{[^{}]*\}|phantom\{[^{}]*\})|~")
 _TEXTCMD = re.compile(r"\\(?:text(?:bf|it|rm|normal|sf|tt|up)?|mbox|mathrm|textup|emph|hbox)(?![A-Za-z])\s*")
 _FRACCMD = re.compile(r"\\[dtc]frac(?![A-Za-z])")
-_DEGREES = re.compile(r"\^\s*\{\s*\\circ\s*\}|\^\s*\\circ(?![A-Za-z])|\\circ(?![A-Za-z])|°|\\degree(?![A-Za-z])|\^\s*\{\s*\\text\{\s*o\s*\}\s*\}")
+_DEGREES = re.compile(
+    r"\^\s*\{\s*\\circ\s*\}|\^\s*\\circ(?![A-Za-z])|\\circ(?![A-Za-z])|°|\\degree(?![A-Za-z])|\^\s*\{\s*\\text\{\s*o\s*\}\s*\}"
+)
 _TRIG = re.compile(r"\\(?:arc)?(?:sin|cos|tan|sec|csc|cot)(?![A-Za-z])")
 _PERCENT = re.compile(r"\\?%")
 _TEXT_ANDOR = re.compile(r",?\s*\\text\s*\{\s*(?:and|or)\s*\}\s*")

@@ -73,7 +73,11 @@ def kill_uid(uid: int, grace_s: float = 1.0) -> int:
                 pass
         time.sleep(0.01)
         alive = pids_of(uid)
-    warnings.warn(f"rlvr-gym code sandbox: {len(killed)} process(es) of uid {uid} outlived their sandbox and were killed", SandboxWarning, stacklevel=2)
+    warnings.warn(
+        f"rlvr-gym code sandbox: {len(killed)} process(es) of uid {uid} outlived their sandbox and were killed",
+        SandboxWarning,
+        stacklevel=2,
+    )
     return len(killed)
 
 

@@ -69,9 +69,19 @@ def test_trl_reward_conversational_completions_and_worker_pool():
 def test_trl_reward_errors_name_what_is_wrong():
     reward = make_trl_reward(verifier="gsm8k")
     # TRL's own keywords are not dataset columns: the message lists only the real columns
-    with pytest.raises(KeyError, match=r"needs a 'ground_truth' column with the ground truth; got columns \['answer'\]\"$"):  # KeyError quotes its message
-        reward(prompts=["p"], completions=["c"], answer=["1"], trainer_state=None, log_extra=print, log_metric=print,
-               completion_ids=[[1]], environments=None)
+    with pytest.raises(
+        KeyError, match=r"needs a 'ground_truth' column with the ground truth; got columns \['answer'\]\"$"
+    ):  # KeyError quotes its message
+        reward(
+            prompts=["p"],
+            completions=["c"],
+            answer=["1"],
+            trainer_state=None,
+            log_extra=print,
+            log_metric=print,
+            completion_ids=[[1]],
+            environments=None,
+        )
     with pytest.raises(ValueError, match="2 completions but 1 ground truths"):
         reward(prompts=["p", "q"], completions=["c", "d"], ground_truth=["1"])
     with pytest.raises(TypeError, match="completion 0: expected a string or a list of chat messages"):
@@ -104,24 +114,72 @@ def with_reward_kwargs(raw_fn, reward_kwargs):
 RM_KWARGS = {"reward_router_address": "127.0.0.1:1", "reward_model_tokenizer": object()}
 VERL_CALLS = [
     # reward loop, naive.py run_single: four keywords (extra_info as the manager fills it)
-    ({"data_source": "openai/gsm8k", "solution_str": "so #### 72", "ground_truth": "72",
-          "extra_info": {"split": "test", "num_turns": None, "rollout_reward_scores": {}}}, {}, {"score": 1.0, "acc": 1.0}),
+    (
+        {
+            "data_source": "openai/gsm8k",
+            "solution_str": "so #### 72",
+            "ground_truth": "72",
+            "extra_info": {"split": "test", "num_turns": None, "rollout_reward_scores": {}},
+        },
+        {},
+        {"score": 1.0, "acc": 1.0},
+    ),
     ({"data_source": "openai/gsm8k", "solution_str": "so #### 71", "ground_truth": "72", "extra_info": {}}, {}, {"score": 0.0, "acc": 0.0}),
     # ... with a reward model enabled: reward_router_address= and reward_model_tokenizer= added, unused
-    (dict(data_source="openai/gsm8k", solution_str="so #### 72", ground_truth="72", extra_info={}, **RM_KWARGS), {}, {"score": 1.0, "acc": 1.0}),
+    (
+        dict(data_source="openai/gsm8k", solution_str="so #### 72", ground_truth="72", extra_info={}, **RM_KWARGS),
+        {},
+        {"score": 1.0, "acc": 1.0},
+    ),
     # ... with reward_kwargs: alpha scales the score, acc stays 0/1
-    ({"data_source": "openai/gsm8k", "solution_str": "so #### 72", "ground_truth": "72", "extra_info": {}}, {"alpha": 10}, {"score": 10.0, "acc": 1.0}),
-    (dict(data_source="openai/gsm8k", solution_str="so #### 7", ground_truth="72", extra_info={}, **RM_KWARGS), {"alpha": 10}, {"score": 0.0, "acc": 0.0}),
+    (
+        {"data_source": "openai/gsm8k", "solution_str": "so #### 72", "ground_truth": "72", "extra_info": {}},
+        {"alpha": 10},
+        {"score": 10.0, "acc": 1.0},
+    ),
+    (
+        dict(data_source="openai/gsm8k", solution_str="so #### 7", ground_truth="72", extra_info={}, **RM_KWARGS),
+        {"alpha": 10},
+        {"score": 0.0, "acc": 0.0},
+    ),
     # ... alpha from extra_info when reward_kwargs has none; reward_kwargs wins over it
-    ({"data_source": "countdown", "solution_str": "<answer>(3 + 5) * 2</answer>", "ground_truth": {"numbers": [3, 5, 2], "target": 16},
-          "extra_info": {"alpha": 4}}, {}, {"score": 4.0, "acc": 1.0}),
-    ({"data_source": "countdown", "solution_str": "<answer>(3 + 5) * 2</answer>", "ground_truth": {"numbers": [3, 5, 2], "target": 16},
-          "extra_info": {"alpha": 4}}, {"alpha": 2}, {"score": 2.0, "acc": 1.0}),
+    (
+        {
+            "data_source": "countdown",
+            "solution_str": "<answer>(3 + 5) * 2</answer>",
+            "ground_truth": {"numbers": [3, 5, 2], "target": 16},
+            "extra_info": {"alpha": 4},
+        },
+        {},
+        {"score": 4.0, "acc": 1.0},
+    ),
+    (
+        {
+            "data_source": "countdown",
+            "solution_str": "<answer>(3 + 5) * 2</answer>",
+            "ground_truth": {"numbers": [3, 5, 2], "target": 16},
+            "extra_info": {"alpha": 4},
+        },
+        {"alpha": 2},
+        {"score": 2.0, "acc": 1.0},
+    ),
     # veRL's math-like data sources go to the math verifier
-    ({"data_source": "math_dapo", "solution_str": "so \\boxed{\\frac{1}{2}}", "ground_truth": "\\frac12", "extra_info": {}}, {}, {"score": 1.0, "acc": 1.0}),
+    (
+        {"data_source": "math_dapo", "solution_str": "so \\boxed{\\frac{1}{2}}", "ground_truth": "\\frac12", "extra_info": {}},
+        {},
+        {"score": 1.0, "acc": 1.0},
+    ),
     ({"data_source": "aime2024", "solution_str": "\\boxed{204}", "ground_truth": "204", "extra_info": {}}, {}, {"score": 1.0, "acc": 1.0}),
-    ({"data_source": "numina_olympiads", "solution_str": "\\boxed{0.5}", "ground_truth": "\\frac{1}{2}", "extra_info": {}}, {}, {"score": 1.0, "acc": 1.0}),
-    ({"data_source": "lighteval/MATH", "solution_str": "\\boxed{3}", "ground_truth": "4", "extra_info": {}}, {}, {"score": 0.0, "acc": 0.0}),
+    (
+        {"data_source": "numina_olympiads", "solution_str": "\\boxed{0.5}", "ground_truth": "\\frac{1}{2}", "extra_info": {}},
+        {},
+        {"score": 1.0, "acc": 1.0},
+    ),
+    (
+        {"data_source": "lighteval/MATH", "solution_str": "\\boxed{3}", "ground_truth": "4", "extra_info": {}},
+        {},
+        {"score": 0.0, "acc": 0.0},
+    ),
 ]
 
 
@@ -167,6 +225,8 @@ def test_verl_function_survives_cloudpickle_into_a_fresh_process(monkeypatch, mo
     cloudpickle = pytest.importorskip("cloudpickle", reason="cloudpickle is not installed (pip install 'rlvr-gym[dev]')")
     raw_fn = load_compute_score(monkeypatch, module_path)
     wrapped = functools.partial(with_reward_kwargs(raw_fn, {"alpha": 3}))
-    proc = subprocess.run([sys.executable, "-c", FRESH_PROCESS], input=cloudpickle.dumps(wrapped), capture_output=True, timeout=120, check=False)
+    proc = subprocess.run(
+        [sys.executable, "-c", FRESH_PROCESS], input=cloudpickle.dumps(wrapped), capture_output=True, timeout=120, check=False
+    )
     assert proc.returncode == 0, proc.stderr.decode()[-2000:]
     assert json.loads(proc.stdout) == [{"score": 3.0, "acc": 1.0}, {"score": 0.0, "acc": 0.0}]

@@ -33,14 +33,19 @@ def test_procedural_code_tasks_gold_passes_and_splits_are_disjoint(task):
     train, test = load_items(spec, "train"), load_items(spec, "test")
     assert {train[i].prompt for i in range(50)}.isdisjoint({test[i].prompt for i in range(50)})
     items = [train[i] for i in range(6)] + [test[i] for i in range(6)]
-    result = verify_batch(spec.build_verifier(), [(_fenced(it.metadata["solution"]), it.ground_truth) for it in items], workers=2, timeout_s=30)
+    result = verify_batch(
+        spec.build_verifier(), [(_fenced(it.metadata["solution"]), it.ground_truth) for it in items], workers=2, timeout_s=30
+    )
     assert result.counts["correct"] == 12, [dict(v.details) for v in result if not v.correct]
 
 
 def test_procedural_items_depend_only_on_seed_and_index():
     a, b = CodeSource(split="test", seed=3), CodeSource(split="test", seed=3)
     assert a.item(7) == b.item(7) and a.item(7).ground_truth == b.item(7).ground_truth
-    assert CodeSource(split="test", seed=4).item(7).prompt != a.item(7).prompt or a.item(7).ground_truth != CodeSource(seed=4, split="test").item(7).ground_truth
+    assert (
+        CodeSource(split="test", seed=4).item(7).prompt != a.item(7).prompt
+        or a.item(7).ground_truth != CodeSource(seed=4, split="test").item(7).ground_truth
+    )
     assert len(a.item(0).ground_truth["tests"]) == 6
     with pytest.raises(ValueError, match="kind must be"):
         CodeSource(kind="java")

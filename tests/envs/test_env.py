@@ -9,7 +9,12 @@ import rlvr_gym
 from rlvr_gym.envs import DataNotFound, RLVREnv, get_task, list_tasks, load_items
 from tests.conftest import data_dir
 
-DATA_TASKS = {"gsm8k": "gsm8k/train.jsonl", "math": "math/hendrycks_math/train.jsonl", "math500": "math/math500/test.jsonl", "ifeval": "ifeval/input_data.jsonl"}
+DATA_TASKS = {
+    "gsm8k": "gsm8k/train.jsonl",
+    "math": "math/hendrycks_math/train.jsonl",
+    "math500": "math/math500/test.jsonl",
+    "ifeval": "ifeval/input_data.jsonl",
+}
 
 
 def _data_available(task_name):
@@ -27,7 +32,14 @@ def test_check_env_passes_for_every_registered_env(spec):
 
 def test_builtin_ids():
     ids = {spec.gym_id for spec in list_tasks()}
-    assert {"rlvr_gym/GSM8K-v0", "rlvr_gym/MATH-v0", "rlvr_gym/MATH500-v0", "rlvr_gym/IFEval-v0", "rlvr_gym/Arithmetic-v0", "rlvr_gym/Countdown-v0"} <= ids
+    assert {
+        "rlvr_gym/GSM8K-v0",
+        "rlvr_gym/MATH-v0",
+        "rlvr_gym/MATH500-v0",
+        "rlvr_gym/IFEval-v0",
+        "rlvr_gym/Arithmetic-v0",
+        "rlvr_gym/Countdown-v0",
+    } <= ids
 
 
 @pytest.mark.parametrize("gym_id", ["rlvr_gym/Arithmetic-v0", "rlvr_gym/Countdown-v0"])
@@ -90,7 +102,9 @@ def test_difficulty_knob_and_disjoint_splits():
     hard = RLVREnv("arithmetic", source_options={"digits": 4})
     a, _ = easy.reset(seed=0)
     b, _ = hard.reset(seed=0)
-    numbers = lambda text: [int(tok) for tok in text.split("?")[0].split() if tok.isdigit()]
+    def numbers(text: str) -> list[int]:
+        return [int(tok) for tok in text.split("?")[0].split() if tok.isdigit()]
+
     assert all(n < 10 for n in numbers(a)) and all(1000 <= n < 10000 for n in numbers(b))
     train = {item.prompt for item in load_items(get_task("arithmetic"), "train")[:2000]}
     test = {item.prompt for item in load_items(get_task("arithmetic"), "test")[:2000]}
@@ -129,7 +143,7 @@ def test_chat_format_needs_a_chat_template():
 def test_lazy_top_level_exports():
     assert rlvr_gym.register_task is __import__("rlvr_gym.envs", fromlist=["register_task"]).register_task
     with pytest.raises(AttributeError):
-        rlvr_gym.nope
+        rlvr_gym.nope  # noqa: B018 - the attribute access is the test
 
 
 def test_real_data_envs_give_data_items():

@@ -20,8 +20,25 @@ TOKEN = "s3cret-token"
 def server():
     env = dict(os.environ, RLVR_GYM_TOKEN=TOKEN)
     proc = subprocess.Popen(
-        [sys.executable, "-m", "rlvr_gym.cli", "serve", "--task", "gsm8k", "--alpha", "10", "--port", "0", "--workers", "2", "--max-body-bytes", "100000"],
-        stderr=subprocess.PIPE, text=True, env=env,
+        [
+            sys.executable,
+            "-m",
+            "rlvr_gym.cli",
+            "serve",
+            "--task",
+            "gsm8k",
+            "--alpha",
+            "10",
+            "--port",
+            "0",
+            "--workers",
+            "2",
+            "--max-body-bytes",
+            "100000",
+        ],
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
     )
     line = proc.stderr.readline()
     match = re.search(r"http://127\.0\.0\.1:(\d+)", line)
@@ -61,7 +78,7 @@ def test_100_concurrent_valid_requests(server):
 
     with ThreadPoolExecutor(max_workers=100) as pool:
         results = list(pool.map(call, range(1, 101)))
-    for k, (status, payload) in results:
+    for _, (status, payload) in results:
         assert status == 200, payload
         # item 1's response "#### 0" is wrong unless its label is 0, which never happens here
         assert payload["rewards"] == [10.0, 0.0, 10.0]
@@ -93,7 +110,18 @@ def hostile_raw(port, data: bytes):
 def test_1000_hostile_requests_get_the_right_4xx_and_the_server_stays_up(server):
     proc, port = server
     rng = random.Random(0)
-    kinds = ["malformed", "oversized", "wrong_token", "no_token", "wrong_types", "not_object", "unknown_path", "wrong_method", "no_length", "length_mismatch"]
+    kinds = [
+        "malformed",
+        "oversized",
+        "wrong_token",
+        "no_token",
+        "wrong_types",
+        "not_object",
+        "unknown_path",
+        "wrong_method",
+        "no_length",
+        "length_mismatch",
+    ]
     seen = {kind: 0 for kind in kinds}
     for i in range(1000):
         kind = kinds[i % len(kinds)]
@@ -109,11 +137,16 @@ def test_1000_hostile_requests_get_the_right_4xx_and_the_server_stays_up(server)
         elif kind == "no_token":
             assert request(port, "POST", "/get_reward", valid_body(1), token=None)[0] == 401
         elif kind == "wrong_types":
-            body = rng.choice([
-                {"query": "x", "prompts": ["p"], "labels": ["1"]}, {"query": [1], "prompts": ["p"], "labels": ["1"]},
-                {"query": ["x"], "prompts": ["p"]}, {"query": ["x"], "prompts": ["p"], "labels": "1"},
-                {"query": ["x"], "prompts": [None], "labels": ["1"]}, {"query": ["x"], "labels": ["1"]},
-            ])
+            body = rng.choice(
+                [
+                    {"query": "x", "prompts": ["p"], "labels": ["1"]},
+                    {"query": [1], "prompts": ["p"], "labels": ["1"]},
+                    {"query": ["x"], "prompts": ["p"]},
+                    {"query": ["x"], "prompts": ["p"], "labels": "1"},
+                    {"query": ["x"], "prompts": [None], "labels": ["1"]},
+                    {"query": ["x"], "labels": ["1"]},
+                ]
+            )
             status, payload = request(port, "POST", "/get_reward", body)
             assert status == 400 and "error" in payload
         elif kind == "not_object":

@@ -46,7 +46,10 @@ def test_hf_dataset_source_reads_a_local_folder_offline(tmp_path, monkeypatch):
     folder.mkdir()
     (folder / "train.jsonl").write_text("".join(json.dumps(r) + "\n" for r in ROWS))
     items = HFDatasetSource(str(folder), split="train", prompt_field="q", ground_truth_field=("a", "level")).load()
-    assert [(i.id, i.prompt, i.ground_truth) for i in items] == [("0", "What is 2 + 2?", {"a": "4", "level": 1}), ("1", "What is 3 * 3?", {"a": "9", "level": 2})]
+    assert [(i.id, i.prompt, i.ground_truth) for i in items] == [
+        ("0", "What is 2 + 2?", {"a": "4", "level": 1}),
+        ("1", "What is 3 * 3?", {"a": "9", "level": 2}),
+    ]
 
 
 def test_chat_prompt_format_uses_the_tokenizer_template():
@@ -99,6 +102,9 @@ def test_tasks_and_sample_commands():
     proc = _cli("sample", "--task", "arithmetic", "-n", "3", "--split", "test", "--seed", "1")
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.count("=== arithmetic [test] item ") == 3 and proc.stdout.count("--- ground truth: ") == 3
-    assert _cli("sample", "--task", "arithmetic", "-n", "3", "--seed", "1").stdout == _cli("sample", "--task", "arithmetic", "-n", "3", "--seed", "1").stdout
+    assert (
+        _cli("sample", "--task", "arithmetic", "-n", "3", "--seed", "1").stdout
+        == _cli("sample", "--task", "arithmetic", "-n", "3", "--seed", "1").stdout
+    )
     proc = _cli("sample", "--task", "nope")
     assert proc.returncode == 2 and "unknown task 'nope'" in proc.stderr

@@ -62,7 +62,9 @@ def test_dict_items_and_bad_items():
         verify_batch(V, [42], workers=0)
 
 
-@pytest.mark.parametrize("kwargs,message", [({"workers": -1}, "workers"), ({"timeout_s": 0}, "timeout_s"), ({"start_method": "nope"}, "start_method")])
+@pytest.mark.parametrize(
+    "kwargs,message", [({"workers": -1}, "workers"), ({"timeout_s": 0}, "timeout_s"), ({"start_method": "nope"}, "start_method")]
+)
 def test_bad_pool_arguments(kwargs, message):
     with pytest.raises(ValueError, match=message):
         VerifierPool(**kwargs)

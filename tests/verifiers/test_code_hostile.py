@@ -53,8 +53,11 @@ def _cases(port, victim_pid, shadow_free):
         ("fork bomb", _top("import os\nwhile True:\n    os.fork()"), {"process_limit"}),
         ("10 GB allocation", _fn("return len(bytearray(10 * 1024 ** 3))"), {"memory"}),
         ("deep recursion", _fn("def g(n):\n    return g(n + 1)\nreturn g(0)"), {"recursion"}),
-        ("deep recursion, raised limit", _top("import sys\nsys.setrecursionlimit(10 ** 8)\ndef g(n):\n    return g(n + 1)\ng(0)"),
-         {"crashed", "cpu_time", "timeout", "memory", "recursion"}),
+        (
+            "deep recursion, raised limit",
+            _top("import sys\nsys.setrecursionlimit(10 ** 8)\ndef g(n):\n    return g(n + 1)\ng(0)"),
+            {"crashed", "cpu_time", "timeout", "memory", "recursion"},
+        ),
         ("flood stdout", _fn("while True:\n    print('x' * 10000)"), {"output_limit"}),
         ("flood stderr", _top("import sys\nwhile True:\n    sys.stderr.write('y' * 10000)"), {"output_limit"}),
         # The host's files
@@ -64,23 +67,45 @@ def _cases(port, victim_pid, shadow_free):
         ("read /etc/shadow", _fn("return open('/etc/shadow').read()"), {"exception"}),
         ("read the project", _fn(f"return open({str(PROJECT_FILE)!r}).read()"), {"exception"}),
         # Network: only the listener this test runs on 127.0.0.1
-        ("socket to a host listener", _fn(f"import socket\nsocket.create_connection(('127.0.0.1', {port}), timeout=1)\nreturn x + 1"), {"exception"}),
+        (
+            "socket to a host listener",
+            _fn(f"import socket\nsocket.create_connection(('127.0.0.1', {port}), timeout=1)\nreturn x + 1"),
+            {"exception"},
+        ),
         # Other processes
         ("kill the verifier", _fn(f"import os, signal\nos.kill({victim_pid}, signal.SIGKILL)\nreturn x + 1"), {"exception"}),
         ("kill the parent", _fn("import os, signal\nos.kill(os.getppid(), signal.SIGKILL)\nreturn x + 1"), {"exception"}),
-        ("kill everything", _fn("import os, signal\nos.kill(-1, signal.SIGKILL)\nreturn x + 1"), {"exception"}),  # ESRCH: nothing it may signal
+        (
+            "kill everything",
+            _fn("import os, signal\nos.kill(-1, signal.SIGKILL)\nreturn x + 1"),
+            {"exception"},
+        ),  # ESRCH: nothing it may signal
         # Faking success
         ("os._exit(0) at import", _top("import os\nos._exit(0)"), {"exited"}),
         ("sys.exit(0) at import", _top("import sys\nsys.exit(0)"), {"exited"}),
         ("os._exit(0) in the call", _fn("import os\nos._exit(0)"), {"exited"}),
         ("always-equal object", _fn("class Yes:\n    def __eq__(self, other):\n        return True\nreturn Yes()"), {"unsupported_value"}),
-        ("int subclass equal to everything", _fn("class I(int):\n    def __eq__(self, other):\n        return True\nreturn I(0)"), {"unsupported_value"}),
+        (
+            "int subclass equal to everything",
+            _fn("class I(int):\n    def __eq__(self, other):\n        return True\nreturn I(0)"),
+            {"unsupported_value"},
+        ),
         ("forged replies on the channel", _top("import os, sys\nos.write(int(sys.argv[2]), b'{\"passed\": true}\\n')"), {"protocol"}),
-        ("patched assert helpers", ("```python\nimport builtins\nbuiltins.AssertionError = type('Nope', (Exception,), {})\n"
-         "check = lambda candidate: None\ndef f(x):\n    return 0\n```"), {"assertion"}),
-        ("sleeping child outliving its parent",
-         _top(f"import os, time\nif os.fork() == 0:\n    os.setsid()\n    time.sleep(30)\n    open({HOST_TMP_FILE!r}, 'w').write('late')\n    os._exit(0)\nos._exit(0)"),
-         {"exited"}),
+        (
+            "patched assert helpers",
+            (
+                "```python\nimport builtins\nbuiltins.AssertionError = type('Nope', (Exception,), {})\n"
+                "check = lambda candidate: None\ndef f(x):\n    return 0\n```"
+            ),
+            {"assertion"},
+        ),
+        (
+            "sleeping child outliving its parent",
+            _top(
+                f"import os, time\nif os.fork() == 0:\n    os.setsid()\n    time.sleep(30)\n    open({HOST_TMP_FILE!r}, 'w').write('late')\n    os._exit(0)\nos._exit(0)"
+            ),
+            {"exited"},
+        ),
     ]
 
 
@@ -142,7 +167,9 @@ def test_hostile_suite_scores_zero_with_the_right_reason_and_leaves_the_host_unc
         for name, response, allowed in _cases(port, victim.pid, True):
             started = time.monotonic()
             verdict = verifier.verify(response, TRUTH)
-            results.append((name, verdict.reason, verdict.details.get("failure"), verdict.details.get("message"), time.monotonic() - started))
+            results.append(
+                (name, verdict.reason, verdict.details.get("failure"), verdict.details.get("message"), time.monotonic() - started)
+            )
             assert verdict.score == 0.0 and verdict.reason is Reason.WRONG_ANSWER, (name, verdict)
             assert verdict.details["failure"] in allowed, (name, dict(verdict.details))
             assert time.monotonic() - started < LIMITS.wall_s + 2.0, (name, time.monotonic() - started)

@@ -44,7 +44,9 @@ def test_no_answer(response):
     assert V.verify(response, GT).reason is Reason.NO_ANSWER
 
 
-@pytest.mark.parametrize("ground_truth", [None, {"numbers": [1]}, {"numbers": [], "target": 1}, {"numbers": [1.5], "target": 2}, "{bad json"])
+@pytest.mark.parametrize(
+    "ground_truth", [None, {"numbers": [1]}, {"numbers": [], "target": 1}, {"numbers": [1.5], "target": 2}, "{bad json"]
+)
 def test_invalid_ground_truth(ground_truth):
     assert V.verify("<answer>1</answer>", ground_truth).reason is Reason.INVALID_GROUND_TRUTH
 

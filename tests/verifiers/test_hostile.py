@@ -86,7 +86,11 @@ def hostile_responses(n=N, seed=0):
             base, height = rng.randrange(2, 99), rng.randrange(2, 8)
             out.append("\\boxed{" + "^{".join([str(base)] * height) + "}" * (height - 1) + "}")
         else:
-            out.append(rng.choice(["#### ", "\\boxed{", "the answer is ", "<answer>"]) + str(rng.randrange(10**rng.randrange(1, 400))) + rng.choice(["", "}", "</answer>", "."]))
+            out.append(
+                rng.choice(["#### ", "\\boxed{", "the answer is ", "<answer>"])
+                + str(rng.randrange(10 ** rng.randrange(1, 400)))
+                + rng.choice(["", "}", "</answer>", "."])
+            )
     return out[:n]
 
 

@@ -22,10 +22,10 @@ from rlvr_gym.verifiers.ifeval import (
     IFEvalLooseVerifier,
     IFEvalVerifier,
     loose_variants,
+    nlp,
     parse_ground_truth,
 )
 from rlvr_gym.verifiers.ifeval import instructions as ins
-from rlvr_gym.verifiers.ifeval import nlp
 
 STRICT = IFEvalVerifier()
 LOOSE = IFEvalLooseVerifier()

@@ -16,8 +16,7 @@ import time
 import pytest
 
 from rlvr_gym.verifiers import verify_batch
-from rlvr_gym.verifiers.ifeval import IFEvalLooseVerifier, IFEvalVerifier, loose_variants
-from rlvr_gym.verifiers.ifeval import nlp
+from rlvr_gym.verifiers.ifeval import IFEvalLooseVerifier, IFEvalVerifier, loose_variants, nlp
 from tests.conftest import require_data
 
 MODES = {"strict": IFEvalVerifier(), "loose": IFEvalLooseVerifier()}

@@ -1,5 +1,6 @@
 r"""MATH verifier: tables of (ground_truth, response, expected_correct), worked out by hand."""
 
+import dataclasses
 import pickle
 import signal
 import threading
@@ -117,7 +118,11 @@ SYMPY_CASES = [
     ("x=1, y=2", boxed("y = 2, x = 1"), True),  # a system's solution, by variable
     ("x=1, y=2", boxed("x = 2, y = 1"), False),
     # matrices entry by entry
-    ("\\begin{pmatrix} -1/3 \\\\ 2/3 \\\\ 5/3 \\end{pmatrix}", boxed("\\begin{pmatrix} -\\frac13 \\\\ \\frac23 \\\\ \\frac53 \\end{pmatrix}"), True),
+    (
+        "\\begin{pmatrix} -1/3 \\\\ 2/3 \\\\ 5/3 \\end{pmatrix}",
+        boxed("\\begin{pmatrix} -\\frac13 \\\\ \\frac23 \\\\ \\frac53 \\end{pmatrix}"),
+        True,
+    ),
     ("\\begin{pmatrix} -1 & 0 \\\\ 0 & -1 \\end{pmatrix}", boxed("\\begin{bmatrix} -1 & 0 \\\\ 0 & -1 \\end{bmatrix}"), True),
     ("\\begin{pmatrix} -1 & 0 \\\\ 0 & -1 \\end{pmatrix}", boxed("\\begin{pmatrix} -1 & 0 \\\\ -1 & 0 \\end{pmatrix}"), False),
     ("\\begin{pmatrix} \\sqrt{2} \\\\ 1 \\end{pmatrix}", boxed("\\begin{pmatrix} 2^{1/2} \\\\ 1 \\end{pmatrix}"), True),
@@ -476,8 +481,8 @@ def test_registry_dataclass_pickle_and_determinism():
     assert isinstance(verifier, MathVerifier) and verifier.name == "math" and verifier.alpha == 10.0
     assert hash(verifier) == hash(MathVerifier(alpha=10.0))
     assert pickle.loads(pickle.dumps(verifier)) == verifier
-    with pytest.raises(Exception):
-        verifier.alpha = 2.0  # frozen
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        verifier.alpha = 2.0
     first = [VERIFIER.verify(resp, gt) for _, gt, resp, _ in ALL_CASES]
     second = [VERIFIER.verify(resp, gt) for _, gt, resp, _ in ALL_CASES]
     assert first == second

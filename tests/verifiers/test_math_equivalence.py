@@ -92,7 +92,11 @@ TUPLES = [
 # Matrices: an array in brackets is the same matrix as a pmatrix (structure, entry by entry)
 MATRICES = [
     ("\\begin{pmatrix} 2 & -1 \\\\ 0 & 5 \\end{pmatrix}", boxed("\\left[\\begin{array}{cc} 2 & -1 \\\\ 0 & 5 \\end{array}\\right]"), True),
-    ("\\begin{pmatrix} 2 & -1 \\\\ 0 & 5 \\end{pmatrix}", boxed("\\left(\\begin{array}{cc} 2 & -1 \\\\ 0 & \\frac{10}{2} \\end{array}\\right)"), True),
+    (
+        "\\begin{pmatrix} 2 & -1 \\\\ 0 & 5 \\end{pmatrix}",
+        boxed("\\left(\\begin{array}{cc} 2 & -1 \\\\ 0 & \\frac{10}{2} \\end{array}\\right)"),
+        True,
+    ),
     ("\\begin{pmatrix} 2 & -1 \\\\ 0 & 5 \\end{pmatrix}", boxed("\\left[\\begin{array}{cc} 2 & -1 \\\\ 5 & 0 \\end{array}\\right]"), False),
 ]
 
@@ -108,8 +112,16 @@ INEQUALITY_CHAINS = [
 
 # Powers with a symbolic exponent: kept unevaluated, compared exactly (sympy)
 SYMBOLIC_POWERS = [
-    ("t_{1}=3^{\\frac{1+\\sqrt{5}}{2}}, t_{2}=3^{\\frac{1-\\sqrt{5}}{2}}", "$\\boxed{3^{\\frac{\\sqrt{5}+1}{2}}}$ and $\\boxed{3^{-\\frac{\\sqrt{5}-1}{2}}}$", True),
-    ("t_{1}=3^{\\frac{1+\\sqrt{5}}{2}}, t_{2}=3^{\\frac{1-\\sqrt{5}}{2}}", "$\\boxed{3^{\\frac{\\sqrt{5}+1}{2}}}$ and $\\boxed{3^{\\frac{\\sqrt{5}-1}{2}}}$", False),
+    (
+        "t_{1}=3^{\\frac{1+\\sqrt{5}}{2}}, t_{2}=3^{\\frac{1-\\sqrt{5}}{2}}",
+        "$\\boxed{3^{\\frac{\\sqrt{5}+1}{2}}}$ and $\\boxed{3^{-\\frac{\\sqrt{5}-1}{2}}}$",
+        True,
+    ),
+    (
+        "t_{1}=3^{\\frac{1+\\sqrt{5}}{2}}, t_{2}=3^{\\frac{1-\\sqrt{5}}{2}}",
+        "$\\boxed{3^{\\frac{\\sqrt{5}+1}{2}}}$ and $\\boxed{3^{\\frac{\\sqrt{5}-1}{2}}}$",
+        False,
+    ),
     ("2^{\\sqrt{2}}", boxed("2^{\\frac{2}{\\sqrt{2}}}"), True),
     ("2^{\\sqrt{2}}", boxed("2.66514414"), False),  # no float tolerance
 ]
@@ -162,7 +174,11 @@ def test_table(group, ground_truth, response, expected):
 def test_cheap_stages_only_reject_or_match_exact_text():
     """The string/number stages accept only identical normalized text or equal exact numbers; the new
     classes that need algebra are decided by sympy (``method`` says which stage decided)."""
-    for ground_truth, response in [("3x-6y+2=0", boxed("6y=3x+2")), ("-2<g(t)<5", boxed("(-2,5)")), ("2^{\\sqrt{2}}", boxed("2^{\\frac{2}{\\sqrt{2}}}"))]:
+    for ground_truth, response in [
+        ("3x-6y+2=0", boxed("6y=3x+2")),
+        ("-2<g(t)<5", boxed("(-2,5)")),
+        ("2^{\\sqrt{2}}", boxed("2^{\\frac{2}{\\sqrt{2}}}")),
+    ]:
         verdict = VERIFIER.verify(response, ground_truth)
         assert verdict.correct and verdict.details["method"] == "sympy", verdict
 

@@ -16,7 +16,9 @@ class ExactMatch:
     name: ClassVar[str] = "exact_match_probe"
 
     def verify(self, response, ground_truth):
-        return make_verdict(self.alpha, Reason.CORRECT if response.strip() == ground_truth else Reason.WRONG_ANSWER, extracted=response.strip())
+        return make_verdict(
+            self.alpha, Reason.CORRECT if response.strip() == ground_truth else Reason.WRONG_ANSWER, extracted=response.strip()
+        )
 
 
 def test_register_and_build_a_user_verifier():
@@ -47,7 +49,13 @@ def test_verdict_contract():
     with pytest.raises(ValueError, match="must score 0.0"):
         Verdict(1.0, False, None, Reason.WRONG_ANSWER)
     assert Verdict(0.0, False, None, "no_answer").reason is Reason.NO_ANSWER
-    assert make_verdict(10.0, Reason.TIMEOUT).to_dict() == {"score": 0.0, "correct": False, "extracted": None, "reason": "timeout", "details": {}}
+    assert make_verdict(10.0, Reason.TIMEOUT).to_dict() == {
+        "score": 0.0,
+        "correct": False,
+        "extracted": None,
+        "reason": "timeout",
+        "details": {},
+    }
 
 
 @pytest.mark.parametrize("name", ["gsm8k", "math", "ifeval", "ifeval_loose", "countdown"])

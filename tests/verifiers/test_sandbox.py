@@ -42,8 +42,15 @@ print(json.dumps(out))
 
 
 def _run(env):
-    return subprocess.run([sys.executable, "-c", _SCRIPT], capture_output=True, text=True, cwd=REPO_ROOT, timeout=120, check=False,
-                          env={**os.environ, "PYTHONPATH": str(REPO_ROOT), **env})
+    return subprocess.run(
+        [sys.executable, "-c", _SCRIPT],
+        capture_output=True,
+        text=True,
+        cwd=REPO_ROOT,
+        timeout=120,
+        check=False,
+        env={**os.environ, "PYTHONPATH": str(REPO_ROOT), **env},
+    )
 
 
 def test_fallback_is_warned_once_and_still_verifies():

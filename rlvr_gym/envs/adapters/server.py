@@ -230,7 +230,8 @@ class RewardServer:
                     if length < 0:
                         raise _BadRequest(HTTPStatus.BAD_REQUEST, "negative Content-Length")
                     if length > config.max_body_bytes:
-                        raise _BadRequest(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, f"body of {length} bytes exceeds the limit of {config.max_body_bytes}")
+                        too_large = f"body of {length} bytes exceeds the limit of {config.max_body_bytes}"
+                        raise _BadRequest(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, too_large)
                     raw = self.rfile.read(length)
                     if len(raw) != length:
                         raise _BadRequest(HTTPStatus.BAD_REQUEST, f"body ended after {len(raw)} of {length} bytes")
@@ -277,7 +278,11 @@ def serve(config: ServerConfig) -> int:
     signal.signal(signal.SIGTERM, stop)
     base = f"http://{host}:{port}"
     shown = f"{base}/<secret path>" if config.secret_path else base  # the secret stays out of logs
-    print(f"rlvr-gym serve: {config.verifier} on {base} (POST {shown}/get_reward, {shown}/verify; GET {base}/health)", file=sys.stderr, flush=True)
+    print(
+        f"rlvr-gym serve: {config.verifier} on {base} (POST {shown}/get_reward, {shown}/verify; GET {base}/health)",
+        file=sys.stderr,
+        flush=True,
+    )
     try:
         server.serve_forever()
     finally:

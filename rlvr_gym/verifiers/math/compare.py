@@ -143,7 +143,9 @@ def _node_as_set(node: Node, parse: Callable[[str], Any]) -> Any:
     return interval_set([parse(item.text) for item in node.items], node.brackets)
 
 
-def _interval_vs_relation(interval: Node, relation: str, parse_interval: Callable[[str], Any], parse_relation: Callable[[str], Any], out: Outcome) -> bool:
+def _interval_vs_relation(
+    interval: Node, relation: str, parse_interval: Callable[[str], Any], parse_relation: Callable[[str], Any], out: Outcome
+) -> bool:
     expr = parse_relation(relation)
     try:
         if isinstance(expr, Refused):
@@ -185,7 +187,12 @@ def node_equal(g: Node, p: Node, out: Outcome) -> bool:
     if g.kind in unordered and p.kind in unordered:
         return _match_unordered(g.items, _without_repeats(g.items, p.items), out)
     ordered = {g.kind, p.kind}
-    if "assign" in ordered and ordered & {"list", "tuple"} and (g.kind != "tuple" or g.brackets == "()") and (p.kind != "tuple" or p.brackets == "()"):
+    if (
+        "assign" in ordered
+        and ordered & {"list", "tuple"}
+        and (g.kind != "tuple" or g.brackets == "()")
+        and (p.kind != "tuple" or p.brackets == "()")
+    ):
         # x=-5, p=\frac{14}{3} against -5, \frac{14}{3}: the values in the order written
         return len(g.items) == len(p.items) and all(node_equal(a, b, out) for a, b in zip(g.items, p.items))
     if g.kind != p.kind:

@@ -201,7 +201,13 @@ def _to_sympy(leaf: str) -> Any:
         return sp.Rational(number.numerator, number.denominator)
     latex2sympy, normalization, conversion = _parser()
     try:
-        expr = latex2sympy(_prepare_leaf_text(leaf), is_real=True, convert_degrees=True, normalization_config=normalization, conversion_config=conversion)
+        expr = latex2sympy(
+            _prepare_leaf_text(leaf),
+            is_real=True,
+            convert_degrees=True,
+            normalization_config=normalization,
+            conversion_config=conversion,
+        )
     except SympyTimeout:
         raise
     except Exception as exc:  # noqa: BLE001 - unparseable LaTeX: compared as a string only
@@ -376,7 +382,12 @@ def sympy_equal(g: Any, p: Any) -> bool:
             return _relations_equal(g, p)
         # an inequality in one variable against an interval: compare the solution sets
         rel, other = (g, p) if g_rel else (p, g)
-        if isinstance(other, sp.Set) and len(rel.free_symbols) == 1 and not isinstance(rel, sp.Equality) and sp.count_ops(rel) <= MAX_SOLVE_OPS:
+        if (
+            isinstance(other, sp.Set)
+            and len(rel.free_symbols) == 1
+            and not isinstance(rel, sp.Equality)
+            and sp.count_ops(rel) <= MAX_SOLVE_OPS
+        ):
             return attempt(lambda: bool(rel.as_set() == other), failed=False)
         return False
     if isinstance(g, sp.Set) or isinstance(p, sp.Set):
