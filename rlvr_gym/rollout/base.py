@@ -22,6 +22,7 @@ __all__ = [
     "Weights",
     "make_completion",
     "named_tensors",
+    "find_stop",
     "prompt_ids",
     "stop_token_ids",
 ]
@@ -40,13 +41,28 @@ class Completion:
     prompt_token_ids: tuple[int, ...]
     """The prompt, as the engine saw it."""
     token_ids: tuple[int, ...]
-    """The sampled tokens, ending with the stop token when `finished`."""
+    """The sampled tokens, ending with the stop token when `finished` by one, or with the token that
+    completed a stop string when `finished` by that (its tokens are kept, the text drops them)."""
     logprobs: tuple[float, ...]
     """``log pi(token_ids[i] | prompt, token_ids[:i])`` at temperature 1, one per token (see module doc)."""
     text: str
-    """``token_ids`` decoded, special tokens (the stop token) left out."""
+    """``token_ids`` decoded, special tokens (the stop token) left out, cut before the first stop string."""
     finished: bool
-    """True when the completion ended by emitting a stop token, False when it hit ``max_new_tokens``."""
+    """True when the completion ended by a stop token (EOS) or a stop string, False when it hit ``max_new_tokens``."""
+
+
+def find_stop(text: str, stop: Sequence[str]) -> int:
+    """Where the first stop string that ends earliest in ``text`` starts; -1 when none occurs.
+
+    "Ends earliest" is the occurrence a token-by-token check meets first (vLLM's ``check_stop_strings``
+    in ``vllm/v1/engine/detokenizer.py`` picks the same), so both engines cut at one place.
+    """
+    best_end, best_start = len(text) + 1, -1
+    for s in stop:
+        at = text.find(s)
+        if at >= 0 and at + len(s) < best_end:
+            best_end, best_start = at + len(s), at
+    return best_start
 
 
 def make_completion(
@@ -55,15 +71,22 @@ def make_completion(
     prompt: Sequence[int],
     token_ids: Sequence[int],
     logprobs: Sequence[float],
+    stop: Sequence[str] = (),
 ) -> Completion:
-    """The `Completion` of a sampled token sequence, built the same way by every engine."""
+    """The `Completion` of a sampled token sequence, built the same way by every engine.
+
+    ``stop``: the call's stop strings; the text is cut before the first one, which also makes the
+    completion `finished` (the engine has already ended the tokens at the one completing it).
+    """
     token_ids = [int(t) for t in token_ids]
+    text = tokenizer.decode(token_ids, skip_special_tokens=True)
+    at = find_stop(text, stop)
     return Completion(
         prompt_token_ids=tuple(prompt),
         token_ids=tuple(token_ids),
         logprobs=tuple(float(lp) for lp in logprobs),
-        text=tokenizer.decode(token_ids, skip_special_tokens=True),
-        finished=bool(token_ids) and token_ids[-1] in stop_ids,
+        text=text if at < 0 else text[:at],
+        finished=(bool(token_ids) and token_ids[-1] in stop_ids) or at >= 0,
     )
 
 

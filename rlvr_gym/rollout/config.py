@@ -29,8 +29,17 @@ class SamplingConfig:
     """Keep only the k most likely tokens; 0 turns it off."""
     seed: int | None = 0
     """Seed of the draw: the same seed, prompts and weights give the same completions. None: unseeded."""
+    stop: tuple[str, ...] = ()
+    """Stop strings: a completion ends at the token that completes the first of them in its decoded text.
+    Its text is cut before the stop string; its tokens and logprobs run to that token (see `Completion`)."""
 
     def __post_init__(self) -> None:
+        check(
+            isinstance(self.stop, (tuple, list)) and all(isinstance(s, str) and s for s in self.stop),
+            "stop",
+            f"must be a list of non-empty strings, got {self.stop!r}",
+        )
+        object.__setattr__(self, "stop", tuple(self.stop))
         check(self.max_new_tokens >= 1, "max_new_tokens", f"must be >= 1, got {self.max_new_tokens}")
         check(self.temperature >= 0, "temperature", f"must be >= 0, got {self.temperature}")
         check(0.0 < self.top_p <= 1.0, "top_p", f"must lie in (0, 1], got {self.top_p}")

@@ -40,7 +40,9 @@ class HFEngine:
     """Sampling loop over a transformers causal LM, with a KV cache and a seeded generator.
 
     Prompts are left-padded within a chunk; every row stops at its first stop
-    token (tokenizer EOS or generation-config EOS). Chunk ``k`` of a call
+    token (tokenizer EOS or generation-config EOS) or at the token that completes
+    one of `SamplingConfig.stop` in its decoded text (checked after every token on
+    the last few tokens only, see `_StopStrings`). Chunk ``k`` of a call
     draws from a generator seeded with ``seed + k``. The engine samples from the
     ``model`` object it is given (moved to the configured device and dtype): pass
     the trainer's own policy to skip weight syncs, or a copy and `load_weights`.
@@ -94,6 +96,7 @@ class HFEngine:
             attention_mask[i, P - len(ids) :] = 1
         position_ids = (attention_mask.cumsum(-1) - 1).clamp(min=0)  # (B, P)
         stop = torch.tensor(sorted(self.stop_ids), device=device)
+        stop_strings = _StopStrings(self.tokenizer, sampling.stop, B) if sampling.stop else None
 
         out = self.model(input_ids=input_ids, attention_mask=attention_mask, position_ids=position_ids, use_cache=True)
         cache, logits = out.past_key_values, out.logits[:, -1].float()  # (B, V)
@@ -107,6 +110,8 @@ class HFEngine:
             tokens.append(token)
             logprobs.append(logprob)
             done = done | torch.isin(token, stop)
+            if stop_strings is not None:
+                done = done | stop_strings.update(token.tolist(), done.tolist()).to(device)
             if bool(done.all()):
                 break
             attention_mask = torch.cat([attention_mask, torch.ones((B, 1), dtype=torch.long, device=device)], dim=1)
@@ -122,9 +127,11 @@ class HFEngine:
         token_rows = torch.stack(tokens, dim=1).tolist()  # (B, N)
         logprob_rows = torch.stack(logprobs, dim=1).tolist()  # (B, N)
         completions = []
-        for ids, row, lps in zip(prompt_ids, token_rows, logprob_rows):
+        for i, (ids, row, lps) in enumerate(zip(prompt_ids, token_rows, logprob_rows)):
             n = next((j + 1 for j, tok in enumerate(row) if tok in self.stop_ids), len(row))
-            completions.append(make_completion(self.tokenizer, self.stop_ids, ids, row[:n], lps[:n]))
+            if stop_strings is not None and stop_strings.ends[i] is not None:
+                n = min(n, stop_strings.ends[i])
+            completions.append(make_completion(self.tokenizer, self.stop_ids, ids, row[:n], lps[:n], sampling.stop))
         return completions
 
     def load_weights(self, weights: Weights) -> None:
@@ -136,3 +143,35 @@ class HFEngine:
 
     def close(self) -> None:
         """Nothing to release beyond the model, which the garbage collector frees."""
+
+
+class _StopStrings:
+    """Which rows of a chunk have completed a stop string, checked token by token on each row's tail.
+
+    After every step, each running row decodes only its last ``window`` tokens: a stop string of
+    ``b`` UTF-8 bytes completed by the newest token lies within its last ``b`` tokens, since every
+    token decodes to at least one byte (4 tokens spare for special tokens, which decode to none).
+    So a check costs ``O(window)`` per row and step, not the length of the response.
+    """
+
+    def __init__(self, tokenizer: PreTrainedTokenizerBase, stop: Sequence[str], rows: int):
+        self.tokenizer = tokenizer
+        self.stop = tuple(stop)
+        self.window = max(len(s.encode("utf-8")) for s in self.stop) + 4
+        self.rows: list[list[int]] = [[] for _ in range(rows)]
+        self.ends: list[int | None] = [None] * rows
+        """Per row: how many tokens it keeps (up to the one completing a stop string); None: no stop string yet."""
+
+    def update(self, tokens: list[int], done: list[bool]) -> Tensor:
+        """Append this step's ``tokens``; True for every row that has just completed a stop string."""
+        hit = [False] * len(tokens)
+        for i, (token, finished) in enumerate(zip(tokens, done)):
+            if finished:
+                continue
+            row = self.rows[i]
+            row.append(token)
+            tail = self.tokenizer.decode(row[-self.window :], skip_special_tokens=True)
+            if any(s in tail for s in self.stop):
+                self.ends[i] = len(row)
+                hit[i] = True
+        return torch.tensor(hit, dtype=torch.bool)

@@ -14,6 +14,7 @@ from typing import Any
 
 from .base import Completion, Prompt, Weights, make_completion, named_tensors, prompt_ids, stop_token_ids
 from .config import SamplingConfig, VLLMEngineConfig, WeightTransport
+from .vllm_logging import quiet_vllm_logging
 
 __all__ = ["VLLMEngine", "WORKER_EXTENSION"]
 
@@ -50,6 +51,8 @@ class VLLMEngine:
 
     def __init__(self, model_path: str | Path, config: VLLMEngineConfig = VLLMEngineConfig()):
         from transformers import AutoConfig, AutoTokenizer, GenerationConfig
+
+        quiet_vllm_logging()  # before vLLM's import: its loggers read the level then
         from vllm import LLM
 
         self.config = config
@@ -93,8 +96,12 @@ class VLLMEngine:
                 top_k=sampling.top_k,
                 seed=None if sampling.seed is None else sampling.seed + i,
                 stop_token_ids=sorted(self.stop_ids),
+                # vLLM (vllm/v1/engine/detokenizer.py, BaseIncrementalDetokenizer.update) keeps the token ids up
+                # to the one completing a stop string and cuts its text before it; the text is decoded below anyway
+                stop=list(sampling.stop) or None,
+                include_stop_str_in_output=False,
                 logprobs=0,  # the sampled token's logprob only
-                detokenize=False,  # decoded below, the same way as HFEngine
+                detokenize=bool(sampling.stop),  # stop strings need vLLM's detokenizer; the text is ours (below)
             )
             for i in range(len(all_ids))
         ]
@@ -104,7 +111,7 @@ class VLLMEngine:
             sample = output.outputs[0]
             token_ids = list(sample.token_ids)
             logprobs = [step[token].logprob for step, token in zip(sample.logprobs, token_ids)]
-            completions.append(make_completion(self.tokenizer, self.stop_ids, ids, token_ids, logprobs))
+            completions.append(make_completion(self.tokenizer, self.stop_ids, ids, token_ids, logprobs, sampling.stop))
         return completions
 
     def load_weights(self, weights: Weights) -> None:

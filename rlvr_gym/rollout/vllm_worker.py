@@ -34,6 +34,8 @@ AMX/zentorch-specific CPU kernels are not used. GPU builds are untouched.
 
 from __future__ import annotations
 
+from .vllm_logging import quiet_vllm_logging
+
 __all__ = ["WeightSyncExtension", "install_reloadable_cpu_gemm"]
 
 ONEDNN_HANDLE_ATTR = "_rlvr_onednn_handle"
@@ -98,6 +100,7 @@ def _refresh_onednn_handles(model) -> int:
 
 
 install_reloadable_cpu_gemm()
+quiet_vllm_logging()  # in the worker: the per-tensor dtype warning of a weight sync, once per dtype pair
 
 
 class WeightSyncExtension:

@@ -5,14 +5,17 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+import pytest
 import torch
 
 from rlvr_gym.trainers.logprobs import collate_completions, forward_logprobs
 
 
-def assert_well_formed(engine: Any, prompts: Sequence[Any], completions: Sequence[Any], max_new_tokens: int) -> None:
+def assert_well_formed(
+    engine: Any, prompts: Sequence[Any], completions: Sequence[Any], max_new_tokens: int, stop: Sequence[str] = ()
+) -> None:
     """One completion per prompt, in order: the prompt's own token ids, 1 to ``max_new_tokens`` tokens with a
-    logprob each, stopped at the first stop token (``finished``) or at the token budget."""
+    logprob each, stopped at the first stop token or stop string (``finished``) or at the token budget."""
     assert len(completions) == len(prompts)
     for prompt, c in zip(prompts, completions):
         expected_prompt = (
@@ -22,10 +25,53 @@ def assert_well_formed(engine: Any, prompts: Sequence[Any], completions: Sequenc
         assert 1 <= len(c.token_ids) <= max_new_tokens
         assert len(c.logprobs) == len(c.token_ids)
         assert all(lp <= 0.0 for lp in c.logprobs)
-        assert c.finished == (c.token_ids[-1] in engine.stop_ids)
+        assert c.finished == (c.token_ids[-1] in engine.stop_ids or stop_string_end(engine.tokenizer, c.token_ids, stop) is not None)
         assert not any(t in engine.stop_ids for t in c.token_ids[:-1])  # nothing after the first stop token
         assert c.finished or len(c.token_ids) == max_new_tokens
 
+
+def stop_string_end(tokenizer: Any, token_ids: Sequence[int], stop: Sequence[str]) -> int | None:
+    """The reference for stop strings, by brute force: the fewest leading tokens whose decoded text holds a stop string."""
+    for k in range(1, len(token_ids) + 1):
+        text = tokenizer.decode(list(token_ids[:k]), skip_special_tokens=True)
+        if any(s in text for s in stop):
+            return k
+    return None
+
+
+def assert_stopped_like_the_reference(engine: Any, unstopped: Sequence[Any], stopped: Sequence[Any], stop: Sequence[str]) -> int:
+    """``stopped`` (same prompts and seeds, with ``stop``) against ``unstopped`` (without): each is the prefix of its
+    unstopped twin up to the token completing the first stop string (`stop_string_end`), with the same logprobs, its
+    text cut before that stop string. Returns how many completions a stop string ended."""
+    ended = 0
+    for free, c in zip(unstopped, stopped):
+        k = stop_string_end(engine.tokenizer, free.token_ids, stop)
+        if k is None:
+            assert c == free
+            continue
+        ended += 1
+        assert c.token_ids == free.token_ids[:k]
+        assert c.logprobs == pytest.approx(free.logprobs[:k], abs=1e-5)
+        full = engine.tokenizer.decode(list(c.token_ids), skip_special_tokens=True)
+        cut = min((full.find(s) for s in stop if s in full))
+        assert c.text == full[:cut] and c.finished
+        assert not any(s in c.text for s in stop)
+    return ended
+
+
+def printable_stop_strings(completions: Sequence[Any], count: int = 3) -> tuple[str, ...]:
+    """Up to ``count`` two-character strings of printable ASCII taken from the middle of sampled texts (so they do occur)."""
+    found: list[str] = []
+    for c in completions:
+        text = c.text
+        for j in range(len(text) // 2, len(text) - 1):
+            pair = text[j : j + 2]
+            if pair.isascii() and pair.isprintable() and pair not in found:
+                found.append(pair)
+                break
+        if len(found) == count:
+            break
+    return tuple(found)
 
 def max_logprob_gap(model: torch.nn.Module, completions: Sequence[Any], pad_token_id: int) -> float:
     """Largest ``|engine logprob - model's recomputed logprob|`` over every response token of ``completions``

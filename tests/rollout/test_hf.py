@@ -19,7 +19,12 @@ from rlvr_gym.rollout import (  # noqa: E402
     make_rollout_engine,
 )
 from rlvr_gym.rollout.hf import sample_tokens  # noqa: E402
-from tests.rollout.engine_checks import assert_well_formed, max_logprob_gap  # noqa: E402
+from tests.rollout.engine_checks import (  # noqa: E402
+    assert_stopped_like_the_reference,
+    assert_well_formed,
+    max_logprob_gap,
+    printable_stop_strings,
+)
 
 LOGPROB_TOL = 1e-4
 """Max abs difference allowed between engine and recomputed logprobs (float32; measured ~1e-6)."""
@@ -79,6 +84,45 @@ def test_stop_tokens_end_completions(engine):
     every_token_stops.stop_ids = frozenset(range(engine.model.config.vocab_size))
     for c in every_token_stops.generate(PROMPTS, SamplingConfig(max_new_tokens=8, seed=0)):
         assert len(c.token_ids) == 1 and c.finished
+
+
+# Greedy on the tiny model repeats the prompt's last character 24 times (seen: "====...", ":::...", "999...",
+# "xxx...", "\n\n\n...", "ggg..."), so where each stop string ends is known by hand.
+GREEDY_STOP = ("999", ":::", "\n\n", "x" * 30)
+GREEDY_STOP_TOKENS = [24, 3, 3, 24, 2, 24]
+"""Tokens kept per prompt of PROMPTS: 24 = no stop string (x*30 needs 30 tokens), else the token completing it."""
+
+
+def test_greedy_stops_where_the_stop_string_completes(engine):
+    completions = engine.generate(PROMPTS, SamplingConfig(max_new_tokens=24, temperature=0.0, seed=None, stop=GREEDY_STOP))
+    assert [len(c.token_ids) for c in completions] == GREEDY_STOP_TOKENS
+    assert [c.finished for c in completions] == [n < 24 for n in GREEDY_STOP_TOKENS]
+    assert [c.text for c in completions] == ["=" * 24, "", "", "x" * 24, "", "g" * 24]
+
+
+def test_sampled_completions_stop_at_the_first_stop_string(engine):
+    unstopped = engine.generate(PROMPTS, SamplingConfig(max_new_tokens=32, seed=11))
+    stop = printable_stop_strings(unstopped)
+    assert stop, "no printable pair in the sampled texts to stop at"
+    sampling = SamplingConfig(max_new_tokens=32, seed=11, stop=stop)
+    stopped = engine.generate(PROMPTS, sampling)
+    assert_well_formed(engine, PROMPTS, stopped, sampling.max_new_tokens, stop)
+    assert assert_stopped_like_the_reference(engine, unstopped, stopped, stop) >= len(stop)
+
+
+def test_a_long_stop_string_far_into_the_response_is_found(engine):
+    # a stop string far into a long response: found on the token completing it, text cut before it
+    sampling = SamplingConfig(max_new_tokens=200, temperature=0.0, seed=None, stop=("g" * 150,))
+    (c,) = engine.generate(["a b c d e f g"], sampling)
+    assert len(c.token_ids) == 150 and c.finished and c.text == ""
+
+
+def test_sampling_config_refuses_empty_stop_strings():
+    with pytest.raises(ValueError, match="stop"):
+        SamplingConfig(stop=("",))
+    with pytest.raises(ValueError, match="stop"):
+        SamplingConfig(stop="abc")  # a bare string, not a list of them
+    assert SamplingConfig(stop=["a", "b"]).stop == ("a", "b")
 
 
 def test_load_weights_changes_what_is_sampled(engine, tiny_model_dir):
