@@ -208,6 +208,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
             gpu_memory_utilization=args.gpu_memory_utilization,
             workers=args.workers,
             timeout_s=args.timeout,
+            progress=True,
         )
     out = write_run(args.out or default_out_dir(), reports, meta)
     print(render_summary({"tasks": {report.name: report.metrics for report in reports}}), end="")

@@ -12,13 +12,13 @@ User errors (unknown task, missing file, malformed line) raise ``KeyError``, ``V
 from __future__ import annotations
 
 import datetime as _dt
-import time
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 from ..envs import Item, get_task
-from .harness import TaskReport, load_eval_items, load_responses, score_responses
+from .harness import HEADLINE, TaskReport, load_eval_items, load_responses, score_responses
 from .prompts import EXEMPLAR_SEED, EvalSetting, build_prompt, draw_exemplars, has_chat_template, setting_for
 
 __all__ = [
@@ -194,12 +194,14 @@ def evaluate_model(
     workers: int = 2,
     timeout_s: float = 10.0,
     task_options: Mapping[str, Mapping[str, Any]] | None = None,
+    progress: bool = False,
 ) -> tuple[list[TaskReport], dict[str, Any]]:
     """Generate ``n`` responses per prompt with the model at ``model_path`` and score every benchmark.
 
-    One engine serves all benchmarks. Returns the reports and the run's metadata.
+    One engine serves all benchmarks. Returns the reports and the run's metadata. ``progress``: a
+    bar per benchmark on stderr (items done, tokens/s), then one summary line when it is scored.
     """
-    from .generate import encode_prompt, generate_with_engine, load_tokenizer, open_engine, resolve_backend
+    from .generate import encode_prompt, generate_with_stats, load_tokenizer, open_engine, resolve_backend
 
     if n < 1:
         raise ValueError(f"--n must be >= 1, got {n}")
@@ -227,7 +229,7 @@ def evaluate_model(
         seed=seed,
         limit=limit,
         max_model_len=max_model_len,
-        stop_strings="cut after generation (the rollout engines stop at EOS tokens only)",
+        stop_strings="passed to the engine (generation ends at the token completing one; the text is cut before it)",
         per_task={
             task.name: {
                 **task.info,
@@ -242,8 +244,7 @@ def evaluate_model(
     reports = []
     try:
         for task in prepared:
-            start = time.perf_counter()
-            responses = generate_with_engine(
+            responses, stats = generate_with_stats(
                 engine,
                 tokenizer,
                 task.prompts,
@@ -253,14 +254,25 @@ def evaluate_model(
                 max_new_tokens=budgets[task.name],
                 stop=task.setting.stop,
                 seed=seed,
+                progress=task.name if progress else None,
             )
-            meta["per_task"][task.name]["generate_s"] = round(time.perf_counter() - start, 2)
-            reports.append(
-                score_responses(task.name, task.setting, task.items, task.prompts, responses, workers=workers, timeout_s=timeout_s)
+            meta["per_task"][task.name].update(
+                generate_s=round(stats.seconds, 2), generated_tokens=stats.tokens, finished=stats.finished
             )
+            report = score_responses(task.name, task.setting, task.items, task.prompts, responses, workers=workers, timeout_s=timeout_s)
+            reports.append(report)
+            if progress:
+                print(f"{stats.line(task.name)}; {_headline(report)}", file=sys.stderr, flush=True)
     finally:
         engine.close()
     return reports, meta
+
+
+def _headline(report: TaskReport) -> str:
+    """``accuracy 0.125`` (the benchmark's headline metric, see `harness.HEADLINE`)."""
+    name = HEADLINE.get(report.name, "accuracy")
+    value = report.metrics.get(name)
+    return f"{name} {value:.4f}" if isinstance(value, float) else f"{name} {value}"
 
 
 def evaluate_responses(

@@ -64,6 +64,10 @@ def _run_eval(model_dir, out_dir, backend):
         assert all(v["reason"] in {"correct", "wrong_answer", "no_answer"} for r in records for v in r["verdicts"])
     assert "prompt_level_strict" in summary["tasks"]["ifeval"]
     assert records[0]["prompt"]  # the prompt actually sent is recorded
+    for task in TASKS:  # a progress bar per task on stderr, then its summary line
+        assert f"{task}: 2 items x 2, " in proc.stderr and "tok/s" in proc.stderr
+        assert summary["meta"]["per_task"][task]["generated_tokens"] <= 2 * 2 * 8
+    assert "\nifeval: 2 items x 2" in proc.stderr and "prompt_level_strict" in proc.stderr
     return summary, proc.stdout
 
 

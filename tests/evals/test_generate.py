@@ -1,0 +1,56 @@
+"""Evaluation generation: the benchmark's stop strings reach the engine, chunks and a progress bar, the stats."""
+
+from __future__ import annotations
+
+import pytest
+
+pytest.importorskip("torch", reason="torch is not installed (pip install 'rlvr-gym[train]')")
+
+from rlvr_gym.evals.generate import GenerationStats, generate_with_engine, generate_with_stats  # noqa: E402
+from rlvr_gym.rollout import HFEngine, SamplingConfig  # noqa: E402
+
+# Greedy on the tiny model repeats the prompt's last character (tests/rollout/test_hf.py), so by hand:
+PROMPTS = ["1+1=", "x", "a b c d e f g", "<|im_start|>user\n3-1?<|im_end|>\n"]
+STOP = ("\n\n", "ggg")
+EXPECTED = [["=" * 16], ["x" * 16], [""], [""]]
+"""16 tokens, no stop string; 16, none; 3 tokens, "ggg" completes; 2 tokens, "\\n\\n" completes."""
+
+
+@pytest.fixture(scope="module")
+def engine(tiny_model_dir):
+    return HFEngine.from_pretrained(tiny_model_dir)
+
+
+def test_stop_strings_end_generation_in_the_engine(engine):
+    texts, stats = generate_with_stats(engine, engine.tokenizer, PROMPTS, max_new_tokens=16, stop=STOP, chunk=16)
+    assert texts == EXPECTED
+    assert (stats.items, stats.completions, stats.tokens, stats.finished) == (4, 4, 16 + 16 + 3 + 2, 2)
+    # the same text as generating to the budget and cutting afterwards (the old way), for fewer tokens
+    free = engine.generate(PROMPTS, SamplingConfig(max_new_tokens=16, temperature=0.0, seed=None))
+    assert sum(len(c.token_ids) for c in free) == 64
+    assert [[c.text.split("\n\n")[0].split("ggg")[0]] for c in free] == EXPECTED
+
+
+def test_chunks_change_nothing_and_the_bar_goes_to_stderr(engine, capsys):
+    texts, stats = generate_with_stats(
+        engine, engine.tokenizer, PROMPTS, n=2, temperature=1.0, max_new_tokens=12, stop=STOP, seed=3, progress="tiny", chunk=2
+    )
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert "tiny" in captured.err and "4/4" in captured.err and "tok/s" in captured.err
+    assert stats.completions == 8 and all(len(row) == 2 for row in texts)
+    # sampled rows: the chunk starting at row r is seeded seed + r, so the same call gives the same texts; only
+    # greedy is the same for every chunk size (one HF call of 8 rows draws them all from seed + 0)
+    again, _ = generate_with_stats(
+        engine, engine.tokenizer, PROMPTS, n=2, temperature=1.0, max_new_tokens=12, stop=STOP, seed=3, chunk=2
+    )
+    assert again == texts
+    greedy = [generate_with_engine(engine, engine.tokenizer, PROMPTS, max_new_tokens=16, stop=STOP)]
+    chunked, _ = generate_with_stats(engine, engine.tokenizer, PROMPTS, max_new_tokens=16, stop=STOP, chunk=1)
+    assert greedy == [chunked] == [EXPECTED]
+
+
+def test_the_summary_line():
+    stats = GenerationStats(items=40, completions=40, tokens=3211, finished=38, seconds=52.0)
+    assert stats.line("gsm8k") == "gsm8k: 40 items x 1, 3,211 tokens in 52.0 s (61.8 tok/s); 38/40 ended at EOS or a stop string"
+    assert GenerationStats(0, 0, 0, 0, 0.0).tokens_per_s == 0.0
