@@ -23,7 +23,13 @@ from rlvr_gym.rollout import (  # noqa: E402
     WeightTransport,
 )
 from rlvr_gym.trainers.logprobs import collate_completions, forward_logprobs  # noqa: E402
-from tests.rollout.engine_checks import assert_well_formed, max_logprob_gap  # noqa: E402
+from tests.rollout.engine_checks import (  # noqa: E402
+    assert_stopped_like_the_reference,
+    assert_well_formed,
+    max_logprob_gap,
+    printable_stop_strings,
+)
+from tests.rollout.test_hf import GREEDY_STOP  # noqa: E402
 
 pytestmark = pytest.mark.slow
 
@@ -120,6 +126,68 @@ def test_pushed_weights_take_effect_without_restart(engine, policy, transport):
         f"\n{transport}: load_weights {took * 1000:.0f} ms; after the update max abs diff {diff:.2e} (stale {stale:.2e})"
     )
     assert diff < LOGPROB_TOL
+
+
+def test_greedy_stops_at_the_same_token_as_the_hf_engine(engine, policy):
+    import copy
+
+    from rlvr_gym.rollout import HFEngine
+
+    hf = HFEngine(copy.deepcopy(policy), engine.tokenizer)  # the weights the engine holds now (tests may have pushed)
+    greedy = SamplingConfig(max_new_tokens=24, temperature=0.0, seed=None)
+    stop = printable_stop_strings(hf.generate(PROMPTS[:6], greedy)) + GREEDY_STOP
+    sampling = dataclasses.replace(greedy, stop=stop)
+    ours, theirs = engine.generate(PROMPTS[:6], sampling), hf.generate(PROMPTS[:6], sampling)
+    assert [(c.token_ids, c.text, c.finished) for c in ours] == [(c.token_ids, c.text, c.finished) for c in theirs]
+    assert sum(c.finished and len(c.token_ids) < 24 for c in ours) >= 1
+    print(f"\nstop {stop!r}: tokens kept {[len(c.token_ids) for c in ours]}")
+
+
+def test_sampled_completions_stop_at_the_first_stop_string(engine):
+    unstopped = engine.generate(PROMPTS, SamplingConfig(max_new_tokens=32, seed=11))
+    stop = printable_stop_strings(unstopped)
+    assert stop, "no printable pair in the sampled texts to stop at"
+    sampling = SamplingConfig(max_new_tokens=32, seed=11, stop=stop)
+    stopped = engine.generate(PROMPTS, sampling)
+    assert_well_formed(engine, PROMPTS, stopped, sampling.max_new_tokens, stop)
+    assert assert_stopped_like_the_reference(engine, unstopped, stopped, stop) >= len(stop)
+
+
+SYNC_SCRIPT = """
+import sys, torch
+from transformers import AutoModelForCausalLM
+from rlvr_gym.rollout import VLLMEngine, VLLMEngineConfig
+if __name__ == "__main__":
+    engine = VLLMEngine(sys.argv[1], VLLMEngineConfig(dtype="float32", gpu_memory_utilization=0.2, max_model_len=64, max_num_seqs=4))
+    state = {name: t.detach().double() for name, t in AutoModelForCausalLM.from_pretrained(sys.argv[1]).named_parameters()}
+    print("PUSHING", len(state), flush=True)
+    engine.load_weights(state)
+    engine.load_weights(state)
+    print("PUSHED", flush=True)
+    engine.close()
+"""
+
+
+def test_a_dtype_mismatch_in_a_weight_sync_is_logged_once(tiny_model_dir, tmp_path):
+    # float64 pushed into a float32 engine: vLLM warns once per tensor ("Attempted to load weight NAME with dtype
+    # torch.float64 into parameter with dtype torch.float32"); the worker's filter lets one line through.
+    # A fresh engine in a subprocess: its workers' output can be captured (this module's engine was started earlier).
+    import os
+    import subprocess
+    import sys
+
+    script = tmp_path / "sync.py"
+    script.write_text(SYNC_SCRIPT)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [os.getcwd(), os.environ.get("PYTHONPATH")]))}
+    env.pop("VLLM_LOGGING_LEVEL", None)
+    run = subprocess.run([sys.executable, str(script), str(tiny_model_dir)], capture_output=True, text=True, timeout=600, env=env)
+    output = run.stdout + run.stderr
+    assert run.returncode == 0 and "PUSHED" in output, output[-3000:]
+    pushed = output[output.index("PUSHING") :]
+    lines = [line for line in pushed.splitlines() if "Attempted to load weight" in line]
+    print(f"\ndtype warning lines over two syncs: {lines}")
+    assert len(lines) == 1 and "torch.float64" in lines[0] and "shown once" in lines[0]
+    assert " INFO " not in output  # vLLM at WARNING unless VLLM_LOGGING_LEVEL asks otherwise
 
 
 def test_unknown_weight_names_are_refused_before_reaching_the_engine(engine):
