@@ -98,7 +98,11 @@ class HFEngine:
         stop = torch.tensor(sorted(self.stop_ids), device=device)
         stop_strings = _StopStrings(self.tokenizer, sampling.stop, B) if sampling.stop else None
 
-        out = self.model(input_ids=input_ids, attention_mask=attention_mask, position_ids=position_ids, use_cache=True)
+        # logits_to_keep=1: only the last position's logits (a 16 x 1,500-token prefill of a 49k vocabulary
+        # otherwise materialises 4.7 GB of float32 logits; measured 9 min for 8 GSM8K prompts on 2 cores)
+        out = self.model(
+            input_ids=input_ids, attention_mask=attention_mask, position_ids=position_ids, use_cache=True, logits_to_keep=1
+        )
         cache, logits = out.past_key_values, out.logits[:, -1].float()  # (B, V)
         done = torch.zeros(B, dtype=torch.bool, device=device)  # (B,)
         tokens, logprobs = [], []
