@@ -169,8 +169,8 @@ class KLMode(StrEnum):
     """Where the KL to the reference policy enters the objective."""
 
     REWARD = "reward"
-    """``-beta * KL`` on every token's reward (Ziegler et al.; today's PPO). veRL
-    ``algorithm.use_kl_in_reward=true``; OpenRLHF without ``--use_kl_loss``."""
+    """``-beta * KL`` on every token's reward (Ziegler et al.; today's PPO). veRL ``algorithm.use_kl_in_reward=true``;
+    TRL's experimental ``PPOTrainer``; OpenRLHF without ``--use_kl_loss``; open-instruct: none."""
     LOSS = "loss"
     """``beta * KL`` (k3) added to the policy loss, per token (GRPO). TRL ``beta``; open-instruct ``beta`` with
     ``kl_estimator=2``; veRL ``actor.use_kl_loss=true``, ``kl_loss_type=low_var_kl``; OpenRLHF ``--use_kl_loss``."""
@@ -180,14 +180,14 @@ class OverlongHandling(StrEnum):
     """What happens to responses that reach the maximum length (beside `MissingEOSPenalty`)."""
 
     NONE = "none"
-    """Train on them like any other response."""
+    """Train on them like any other response (the default of TRL, open-instruct and veRL)."""
     MASK = "mask"
-    """Drop truncated responses (no EOS) from the loss (DAPO's overlong filtering). TRL
-    ``mask_truncated_completions=true``; open-instruct ``mask_truncated_completions=true``."""
+    """Drop truncated responses (no EOS) from the loss (DAPO's overlong filtering). TRL and open-instruct
+    ``mask_truncated_completions=true``; veRL: none."""
     SOFT_PENALTY = "soft_penalty"
-    """DAPO's soft overlong punishment: a penalty growing linearly from 0 to ``-factor`` over the last ``buffer``
-    tokens before the maximum length. veRL ``reward_model.overlong_buffer.{enable,len,penalty_factor}``;
-    OpenRLHF ``--overlong_buffer_len``, ``--overlong_penalty_factor``."""
+    """DAPO's soft overlong punishment: 0, then linear down to ``-factor`` over the last ``buffer`` tokens before the
+    maximum length. veRL ``reward_model.overlong_buffer.{enable,len,penalty_factor}``; TRL the reward function
+    ``trl.rewards.get_soft_overlong_punishment``; OpenRLHF ``--overlong_buffer_len``; open-instruct: none."""
 
 
 class TISLevel(StrEnum):

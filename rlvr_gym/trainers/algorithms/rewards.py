@@ -7,7 +7,8 @@ Peers read (their code, not copied): TRL 1.16 ``trl/trainer/grpo_trainer.py`` (`
 ``open_instruct/data_loader.py`` (``maybe_mask_truncated_completions``); veRL
 ``verl/workers/reward_manager/dapo.py`` (``overlong_buffer``: ``min(-exceed_len / buffer_len *
 penalty_factor, 0)``); OpenRLHF ``openrlhf/trainer/ppo_utils/length_penalty.py``
-(``apply_overlong_penalty``, which also caps the excess at the buffer). The penalty is DAPO's
+(``apply_overlong_penalty``, which also caps the excess at the buffer); TRL 1.16
+``trl/rewards/other_rewards.py`` (``get_soft_overlong_punishment``, a reward function). The penalty is DAPO's
 "soft overlong punishment" (Yu et al. 2025, arXiv:2503.14476, eq. 13).
 """
 
