@@ -53,6 +53,8 @@ def aggregate_loss(
     results then gives the whole mini-batch's loss. None: this batch's own.
     """
     mode = LossAggregation(mode)
+    if count is not None and not float(count) > 0:
+        raise ValueError(f"count must be > 0 (the whole mini-batch's tokens or rows), got {float(count)}")
     m = mask.to(per_token.dtype)  # (B, T)
     masked = per_token * m  # (B, T)
     rows = per_token.shape[0] if count is None else count

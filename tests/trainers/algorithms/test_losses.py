@@ -80,6 +80,8 @@ def test_aggregation_errors_and_all_masked():
         aggregate_loss(t(LOSSES), t(MASK), "seq_mean_token_sum_norm", max_length=0)
     with pytest.raises(ValueError):
         aggregate_loss(t(LOSSES), t(MASK), "sum")  # not a LossAggregation
+    with pytest.raises(ValueError, match="count"):
+        aggregate_loss(t(LOSSES), t(MASK), "token_mean", count=0)
     close(aggregate_loss(t([[3.0, 4.0]]), t([[0, 0]]), "token_mean"), 0.0)  # no token: no loss, not NaN
 
 
