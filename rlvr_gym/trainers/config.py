@@ -20,12 +20,11 @@ OpenRLHF as read in their sources; they are not fields of `TrainConfig` yet.
 from __future__ import annotations
 
 import importlib.util
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
 
-from ..config import ConfigError, check, load_config
+from ..config import ConfigError, check, load_config, render_yaml
 from ..enums import StrEnum
 from ..envs.tasks import PromptFormat
 from ..rollout.config import EngineKind, HFEngineConfig, RolloutConfig, SamplingConfig
@@ -531,61 +530,6 @@ def load_train_config(path: str | Path | None = None, overrides: Sequence[str] =
     config = load_config(TrainConfig, path, overrides)
     validate_task(config)
     return config
-
-
-# --------------------------------------------------------------------------- the default as YAML
-
-
-def field_docs(cls: type) -> dict[str, str]:
-    """The docstring under each field of dataclass ``cls`` (read from its source), its lines joined into one."""
-    import ast
-    import inspect
-    import textwrap
-
-    tree = ast.parse(textwrap.dedent(inspect.getsource(cls)))
-    body = tree.body[0].body  # type: ignore[attr-defined]
-    docs: dict[str, str] = {}
-    for node, following in zip(body, body[1:]):
-        if (
-            isinstance(node, ast.AnnAssign)
-            and isinstance(node.target, ast.Name)
-            and isinstance(following, ast.Expr)
-            and isinstance(following.value, ast.Constant)
-            and isinstance(following.value.value, str)
-        ):
-            docs[node.target.id] = " ".join(following.value.value.split())
-    return docs
-
-
-def _plain(doc: str) -> str:
-    """A docstring as a YAML comment reads: no reST/Markdown quotes, YAML's null/true/false for Python's."""
-    doc = doc.replace("``", "").replace("`", "")
-    return re.sub(r"\b(None|True|False)\b", lambda m: {"None": "null", "True": "true", "False": "false"}[m.group(1)], doc)
-
-
-def render_yaml(config: object, indent: int = 0) -> str:
-    """``config`` as YAML, each key preceded by its field's docstring as a comment."""
-    import dataclasses
-    import textwrap
-
-    import yaml
-
-    from ..config import to_dict
-
-    docs = {name: _plain(doc) for name, doc in field_docs(type(config)).items()}
-    pad = "  " * indent
-    lines = []
-    for f in dataclasses.fields(config):  # type: ignore[arg-type]
-        value = getattr(config, f.name)
-        for line in textwrap.wrap(docs.get(f.name, ""), width=100 - len(pad) - 2, break_on_hyphens=False):
-            lines.append(f"{pad}# {line}")
-        if dataclasses.is_dataclass(value):
-            lines.append(f"{pad}{f.name}:")
-            lines.append(render_yaml(value, indent + 1))
-        else:
-            dumped = yaml.safe_dump({f.name: to_dict(value)}, default_flow_style=True, width=1000).strip()
-            lines.append(f"{pad}{dumped[1:-1] if dumped.startswith('{') else dumped}")
-    return "\n".join(lines)
 
 
 def default_yaml() -> str:

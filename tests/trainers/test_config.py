@@ -8,8 +8,8 @@ import time
 
 import pytest
 
-from rlvr_gym.config import ConfigError, load_config
-from rlvr_gym.trainers.config import DEFAULT_CONFIG_PATH, TrainConfig, default_yaml, field_docs, load_train_config
+from rlvr_gym.config import ConfigError, field_docs, load_config
+from rlvr_gym.trainers.config import DEFAULT_CONFIG_PATH, TrainConfig, default_yaml, load_train_config
 
 
 def test_default_yaml_is_the_embedded_default():
