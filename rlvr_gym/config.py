@@ -4,13 +4,18 @@
 applies the overrides (values parsed as YAML scalars), and builds the nested frozen
 dataclasses, checking every value against its field's type. An unknown key, a value of the
 wrong type or a value a ``__post_init__`` rejects raises `ConfigError` naming the key,
-before anything heavy (a model) is loaded. Nothing here imports torch.
+before anything heavy (a model) is loaded. `render_yaml` writes a config back as YAML, each
+field's docstring as its comment. Nothing here imports torch.
 """
 
 from __future__ import annotations
 
+import ast
 import dataclasses
 import enum
+import inspect
+import re
+import textwrap
 import types
 import typing
 from pathlib import Path
@@ -18,7 +23,7 @@ from typing import Any, Mapping, Sequence, TypeVar
 
 import yaml
 
-__all__ = ["ConfigError", "apply_overrides", "check", "deep_merge", "from_dict", "load_config", "to_dict"]
+__all__ = ["ConfigError", "apply_overrides", "check", "deep_merge", "field_docs", "from_dict", "load_config", "render_yaml", "to_dict"]
 
 T = TypeVar("T")
 
@@ -197,3 +202,48 @@ def load_config(cls: type[T], path: str | Path | None = None, overrides: Sequenc
             raise ConfigError(f"{path}: the top level must be a mapping, got {type(loaded).__name__}")
         data = loaded or {}
     return from_dict(cls, apply_overrides(data, overrides))
+
+
+# --------------------------------------------------------------------------- a config as commented YAML
+
+
+def field_docs(cls: type) -> dict[str, str]:
+    """The docstring under each field of dataclass ``cls`` (read from its source), its lines joined into one."""
+
+    tree = ast.parse(textwrap.dedent(inspect.getsource(cls)))
+    body = tree.body[0].body  # type: ignore[attr-defined]
+    docs: dict[str, str] = {}
+    for node, following in zip(body, body[1:]):
+        if (
+            isinstance(node, ast.AnnAssign)
+            and isinstance(node.target, ast.Name)
+            and isinstance(following, ast.Expr)
+            and isinstance(following.value, ast.Constant)
+            and isinstance(following.value.value, str)
+        ):
+            docs[node.target.id] = " ".join(following.value.value.split())
+    return docs
+
+
+def _plain(doc: str) -> str:
+    """A docstring as a YAML comment reads: no reST/Markdown quotes, YAML's null/true/false for Python's."""
+    doc = doc.replace("``", "").replace("`", "")
+    return re.sub(r"\b(None|True|False)\b", lambda m: {"None": "null", "True": "true", "False": "false"}[m.group(1)], doc)
+
+
+def render_yaml(config: object, indent: int = 0) -> str:
+    """``config`` as YAML, each key preceded by its field's docstring as a comment."""
+    docs = {name: _plain(doc) for name, doc in field_docs(type(config)).items()}
+    pad = "  " * indent
+    lines = []
+    for f in dataclasses.fields(config):  # type: ignore[arg-type]
+        value = getattr(config, f.name)
+        for line in textwrap.wrap(docs.get(f.name, ""), width=100 - len(pad) - 2, break_on_hyphens=False):
+            lines.append(f"{pad}# {line}")
+        if dataclasses.is_dataclass(value):
+            lines.append(f"{pad}{f.name}:")
+            lines.append(render_yaml(value, indent + 1))
+        else:
+            dumped = yaml.safe_dump({f.name: to_dict(value)}, default_flow_style=True, width=1000).strip()
+            lines.append(f"{pad}{dumped[1:-1] if dumped.startswith('{') else dumped}")
+    return "\n".join(lines)

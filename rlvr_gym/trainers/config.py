@@ -11,18 +11,20 @@ rollout engine and of the strategy come from ``rlvr_gym.rollout.config`` and
 
 Each variant is chosen once, by an enum: `KLEstimator` (k1/k2/k3), `KLControl` (fixed/adaptive),
 `RefUpdate` (frozen/ema), `MissingEOSPenalty` (none/replace/subtract), `Scheduler`
-(constant/linear), `DType`, `Distributed`, `EngineKind`.
+(constant/linear), `DType`, `Distributed`, `EngineKind`. The critic-free estimators and loss knobs of
+``rlvr_gym.trainers.algorithms`` have theirs here too (`AdvantageEstimator`, `LossAggregation`, `KLMode`,
+`OverlongHandling`, `TISLevel`), each value naming the equivalent option of TRL 1.16, open-instruct, veRL and
+OpenRLHF as read in their sources; they are not fields of `TrainConfig` yet.
 """
 
 from __future__ import annotations
 
 import importlib.util
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
 
-from ..config import ConfigError, check, load_config
+from ..config import ConfigError, check, load_config, render_yaml
 from ..enums import StrEnum
 from ..envs.tasks import PromptFormat
 from ..rollout.config import EngineKind, HFEngineConfig, RolloutConfig, SamplingConfig
@@ -30,18 +32,23 @@ from .strategies.config import OptimizerConfig, StrategyConfig
 from .tiny import TinyModelConfig
 
 __all__ = [
+    "AdvantageEstimator",
     "CheckpointConfig",
     "DEFAULT_CONFIG_PATH",
     "EvalConfig",
     "KLControl",
     "KLControlConfig",
     "KLEstimator",
+    "KLMode",
     "LogConfig",
+    "LossAggregation",
     "MissingEOSPenalty",
     "ModelConfig",
+    "OverlongHandling",
     "PPOConfig",
     "RefUpdate",
     "SFTConfig",
+    "TISLevel",
     "TaskConfig",
     "TrainConfig",
     "VerifyConfig",
@@ -88,7 +95,6 @@ class KLEstimator(StrEnum):
     K3 = "k3"
 
 
-
 class KLControl(StrEnum):
     """How the KL coefficient evolves: ``fixed`` or ``adaptive`` (Ziegler et al. 2019)."""
 
@@ -115,6 +121,89 @@ class KLControlConfig:
         adaptive = self.kind is KLControl.ADAPTIVE
         check(not adaptive or self.target > 0, "target", f"adaptive control needs target > 0, got {self.target}")
         check(not adaptive or self.horizon > 0, "horizon", f"adaptive control needs horizon > 0, got {self.horizon}")
+
+
+# ------------------------------------------- critic-free estimators and loss knobs (TRL 1.16, open-instruct, veRL, OpenRLHF)
+
+
+class AdvantageEstimator(StrEnum):
+    """How each response's advantage is estimated; all but ``gae`` need no value model (groups: n consecutive rows)."""
+
+    GAE = "gae"
+    """GAE with a value model (today's PPO). veRL ``algorithm.adv_estimator=gae``; OpenRLHF ``gae``;
+    TRL's experimental ``PPOTrainer``; open-instruct: none (its PPO trainer was removed)."""
+    GRPO = "grpo"
+    """``(r - group mean) / (group std + eps)``, the unbiased (n - 1) std. TRL ``scale_rewards="group"``;
+    veRL ``adv_estimator=grpo`` with ``norm_adv_by_std_in_grpo=true``; OpenRLHF ``group_norm``;
+    open-instruct ``advantage_normalization_type="standard"`` (but with the population std)."""
+    DR_GRPO = "dr_grpo"
+    """``r - group mean``, no std (Liu et al. 2025, Dr. GRPO). TRL ``scale_rewards="none"``; veRL
+    ``adv_estimator=grpo`` with ``norm_adv_by_std_in_grpo=false``; OpenRLHF ``dr_grpo``; open-instruct
+    ``advantage_normalization_type="centered"``. Its length part is `LossAggregation.SEQ_MEAN_TOKEN_SUM_NORM`."""
+    RLOO = "rloo"
+    """``r_i - mean of the other n - 1 samples`` (Ahmadian et al. 2024). TRL ``RLOOTrainer``
+    (``normalize_advantages=false``); veRL ``adv_estimator=rloo``; OpenRLHF ``rloo``; open-instruct: none."""
+    REINFORCE_PP = "reinforce_pp"
+    """REINFORCE++ (Hu 2025): the KL penalty in the per-token reward, returns to go, whitened over the batch.
+    OpenRLHF ``reinforce``; veRL ``adv_estimator=reinforce_plus_plus``; TRL and open-instruct: none."""
+
+
+class LossAggregation(StrEnum):
+    """How a ``(B, T)`` matrix of per-token losses becomes one number."""
+
+    TOKEN_MEAN = "token_mean"
+    """Sum over every unmasked token of the batch, divided by their count (today's PPO; DAPO). TRL
+    ``loss_type="dapo"`` (its default; ``"bnpo"`` per micro-batch); veRL ``loss_agg_mode=token-mean``;
+    open-instruct ``loss_denominator="token"``."""
+    SEQ_MEAN_TOKEN_MEAN = "seq_mean_token_mean"
+    """Each sequence's token mean, averaged over the sequences (GRPO's paper). TRL ``loss_type="grpo"``;
+    veRL ``loss_agg_mode=seq-mean-token-mean``; open-instruct: none."""
+    SEQ_MEAN_TOKEN_SUM_NORM = "seq_mean_token_sum_norm"
+    """Each sequence's token sum divided by a constant (the maximum response length), averaged over the
+    sequences (Dr. GRPO). TRL ``loss_type="dr_grpo"``; veRL ``loss_agg_mode=seq-mean-token-sum-norm`` (which
+    divides by the constant only, not by the number of sequences); open-instruct ``loss_denominator=<number>``."""
+
+
+class KLMode(StrEnum):
+    """Where the KL to the reference policy enters the objective."""
+
+    REWARD = "reward"
+    """``-beta * KL`` on every token's reward (Ziegler et al.; today's PPO). veRL ``algorithm.use_kl_in_reward=true``;
+    TRL's experimental ``PPOTrainer``; OpenRLHF without ``--use_kl_loss``; open-instruct: none."""
+    LOSS = "loss"
+    """``beta * KL`` (k3) added to the policy loss, per token (GRPO). TRL ``beta``; open-instruct ``beta`` with
+    ``kl_estimator=2``; veRL ``actor.use_kl_loss=true``, ``kl_loss_type=low_var_kl``; OpenRLHF ``--use_kl_loss``."""
+
+
+class OverlongHandling(StrEnum):
+    """What happens to responses that reach the maximum length (beside `MissingEOSPenalty`)."""
+
+    NONE = "none"
+    """Train on them like any other response (the default of TRL, open-instruct and veRL)."""
+    MASK = "mask"
+    """Drop truncated responses (no EOS) from the loss (DAPO's overlong filtering). TRL and open-instruct
+    ``mask_truncated_completions=true``; veRL: none."""
+    SOFT_PENALTY = "soft_penalty"
+    """DAPO's soft overlong punishment: 0, then linear down to ``-factor`` over the last ``buffer`` tokens before the
+    maximum length. veRL ``reward_model.overlong_buffer.{enable,len,penalty_factor}``; TRL the reward function
+    ``trl.rewards.get_soft_overlong_punishment``; OpenRLHF ``--overlong_buffer_len``; open-instruct: none."""
+
+
+class TISLevel(StrEnum):
+    """Truncated importance sampling against the mismatch between the rollout engine and the trainer.
+
+    The weight is ``min(pi_trainer / pi_engine, C)`` of the sampled tokens, multiplied into the policy loss.
+    """
+
+    NONE = "none"
+    """No correction (the mismatch is still measured). TRL ``vllm_importance_sampling_correction=false``;
+    open-instruct ``use_rho_correction=false``; veRL ``rollout_is=null``."""
+    TOKEN = "token"
+    """One weight per token. TRL ``vllm_importance_sampling_mode="token_truncate"``; veRL ``rollout_is=token``
+    with ``rollout_is_threshold``; open-instruct ``rho_clamp_upper_bound``."""
+    SEQUENCE = "sequence"
+    """One weight per response: the product of its token ratios. TRL ``vllm_importance_sampling_mode=
+    "sequence_truncate"``; veRL ``rollout_is=sequence``; open-instruct: none (it masks by sequence, never clamps)."""
 
 
 @dataclass(frozen=True)
@@ -441,61 +530,6 @@ def load_train_config(path: str | Path | None = None, overrides: Sequence[str] =
     config = load_config(TrainConfig, path, overrides)
     validate_task(config)
     return config
-
-
-# --------------------------------------------------------------------------- the default as YAML
-
-
-def field_docs(cls: type) -> dict[str, str]:
-    """The docstring under each field of dataclass ``cls`` (read from its source), its lines joined into one."""
-    import ast
-    import inspect
-    import textwrap
-
-    tree = ast.parse(textwrap.dedent(inspect.getsource(cls)))
-    body = tree.body[0].body  # type: ignore[attr-defined]
-    docs: dict[str, str] = {}
-    for node, following in zip(body, body[1:]):
-        if (
-            isinstance(node, ast.AnnAssign)
-            and isinstance(node.target, ast.Name)
-            and isinstance(following, ast.Expr)
-            and isinstance(following.value, ast.Constant)
-            and isinstance(following.value.value, str)
-        ):
-            docs[node.target.id] = " ".join(following.value.value.split())
-    return docs
-
-
-def _plain(doc: str) -> str:
-    """A docstring as a YAML comment reads: no reST/Markdown quotes, YAML's null/true/false for Python's."""
-    doc = doc.replace("``", "").replace("`", "")
-    return re.sub(r"\b(None|True|False)\b", lambda m: {"None": "null", "True": "true", "False": "false"}[m.group(1)], doc)
-
-
-def render_yaml(config: object, indent: int = 0) -> str:
-    """``config`` as YAML, each key preceded by its field's docstring as a comment."""
-    import dataclasses
-    import textwrap
-
-    import yaml
-
-    from ..config import to_dict
-
-    docs = {name: _plain(doc) for name, doc in field_docs(type(config)).items()}
-    pad = "  " * indent
-    lines = []
-    for f in dataclasses.fields(config):  # type: ignore[arg-type]
-        value = getattr(config, f.name)
-        for line in textwrap.wrap(docs.get(f.name, ""), width=100 - len(pad) - 2, break_on_hyphens=False):
-            lines.append(f"{pad}# {line}")
-        if dataclasses.is_dataclass(value):
-            lines.append(f"{pad}{f.name}:")
-            lines.append(render_yaml(value, indent + 1))
-        else:
-            dumped = yaml.safe_dump({f.name: to_dict(value)}, default_flow_style=True, width=1000).strip()
-            lines.append(f"{pad}{dumped[1:-1] if dumped.startswith('{') else dumped}")
-    return "\n".join(lines)
 
 
 def default_yaml() -> str:

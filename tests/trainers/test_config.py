@@ -8,8 +8,8 @@ import time
 
 import pytest
 
-from rlvr_gym.config import ConfigError, load_config
-from rlvr_gym.trainers.config import DEFAULT_CONFIG_PATH, TrainConfig, default_yaml, field_docs, load_train_config
+from rlvr_gym.config import ConfigError, field_docs, load_config
+from rlvr_gym.trainers.config import DEFAULT_CONFIG_PATH, TrainConfig, default_yaml, load_train_config
 
 
 def test_default_yaml_is_the_embedded_default():
@@ -128,3 +128,30 @@ def test_cli_print_config():
     )
     assert proc.returncode == 0, proc.stderr
     assert "kind: adaptive" in proc.stdout and "clip_coef: 0.2" in proc.stdout
+
+
+def _member_docs(enum_class: type) -> dict[str, str]:
+    """The docstring under each member of an enum class (read from its source), lines joined."""
+    import ast
+    import inspect
+    import textwrap
+
+    body = ast.parse(textwrap.dedent(inspect.getsource(enum_class))).body[0].body  # type: ignore[attr-defined]
+    docs: dict[str, str] = {}
+    for node, following in zip(body, body[1:]):
+        if isinstance(node, ast.Assign) and isinstance(following, ast.Expr) and isinstance(following.value, ast.Constant):
+            docs[node.targets[0].id] = " ".join(str(following.value.value).split())  # type: ignore[attr-defined]
+    return docs
+
+
+def test_every_estimator_and_loss_knob_names_the_peers_option():
+    from rlvr_gym.trainers.config import AdvantageEstimator, KLMode, LossAggregation, OverlongHandling, TISLevel
+
+    for enum_class in (AdvantageEstimator, LossAggregation, KLMode, OverlongHandling, TISLevel):
+        docs = _member_docs(enum_class)
+        for member in enum_class:
+            doc = docs.get(member.name, "")
+            for peer in ("TRL", "open-instruct", "veRL"):
+                assert peer in doc, f"{enum_class.__name__}.{member.name}: its docstring names no {peer} equivalent (or 'none')"
+    assert [str(member) for member in AdvantageEstimator] == ["gae", "grpo", "dr_grpo", "rloo", "reinforce_pp"]
+    assert AdvantageEstimator("dr_grpo") is AdvantageEstimator.DR_GRPO

@@ -24,6 +24,7 @@ from rlvr_gym.verifiers.sandbox import (
 )
 from rlvr_gym.verifiers.sandbox_uids import SLOTS, sandbox_uid
 from tests.conftest import REPO_ROOT
+from tests.verifiers.procs import live_pids
 
 LIMITS = SandboxLimits(wall_s=3.0, cpu_s=2, memory_mb=512, processes=16, output_bytes=100_000)
 TRUTH = {"entry_point": "f", "tests": ["assert f(1) == 2", "assert f(5) == 6"]}
@@ -112,18 +113,7 @@ def _cases(port, victim_pid, shadow_free):
 def _sandbox_processes(but=None):
     """Live processes of any sandbox uid of this process (except uid ``but``)."""
     low, high = sandbox_uid(0), sandbox_uid(SLOTS)
-    out = []
-    for entry in os.scandir("/proc"):
-        if entry.name.isdigit():
-            try:
-                with open(f"/proc/{entry.name}/status") as stream:
-                    fields = dict(line.split(":", 1) for line in stream.read().splitlines() if ":" in line)
-            except OSError:
-                continue
-            uid = int(fields["Uid"].split()[0])
-            if low <= uid < high and uid != but and not fields["State"].strip().startswith("Z"):
-                out.append(int(entry.name))
-    return out
+    return live_pids(lambda uid: low <= uid < high and uid != but)
 
 
 def _digest(path):

@@ -11,6 +11,7 @@ import pytest
 from rlvr_gym.verifiers import get_verifier
 from rlvr_gym.verifiers.sandbox import SandboxLimits
 from tests.conftest import REPO_ROOT
+from tests.verifiers.procs import live_pids
 
 # Limits that cannot work are refused with the field named
 BAD_LIMITS = [
@@ -90,17 +91,7 @@ def test_concurrent_sandboxes_in_one_process_do_not_share_a_process_budget():
 
 
 def _processes_with_uid_at_least(low):
-    out = []
-    for entry in os.scandir("/proc"):
-        if entry.name.isdigit():
-            try:
-                with open(f"/proc/{entry.name}/status") as stream:
-                    fields = dict(line.split(":", 1) for line in stream.read().splitlines() if ":" in line)
-            except OSError:
-                continue
-            if int(fields["Uid"].split()[0]) >= low and not fields["State"].strip().startswith("Z"):
-                out.append(int(entry.name))
-    return out
+    return live_pids(lambda uid: uid >= low)
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="the sandbox's own uid (to look for its processes) needs root")
