@@ -11,17 +11,10 @@ torch = pytest.importorskip("torch")
 from rlvr_gym.trainers.algorithms.corrections import logprob_mismatch, truncated_is_weights  # noqa: E402
 from rlvr_gym.trainers.config import TISLevel  # noqa: E402
 
-
-def t(rows) -> torch.Tensor:
-    return torch.tensor(rows, dtype=torch.float64)
-
-
-def close(actual: torch.Tensor, expected, tol: float = 1e-9) -> None:
-    torch.testing.assert_close(actual, torch.as_tensor(expected, dtype=actual.dtype), atol=tol, rtol=0)
-
-
 # row 0: three response tokens, trainer - engine = [0.5, -1.0, 0.0]
 # row 1: two response tokens, trainer - engine = [0.9, 0.3]; its last column is padding (92 apart, and -inf: ignored)
+from tests.trainers.algorithms.tensors import close, t  # noqa: E402
+
 TRAINER = t([[-1.0, -2.0, -0.5], [-0.1, -0.2, 7.0]])
 ENGINE = t([[-1.5, -1.0, -0.5], [-1.0, -0.5, -math.inf]])
 MASK = t([[1, 1, 1], [1, 1, 0]])

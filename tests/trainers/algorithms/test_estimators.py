@@ -21,15 +21,7 @@ from rlvr_gym.trainers.algorithms.estimators import (  # noqa: E402
     to_token_advantages,
 )
 from rlvr_gym.trainers.config import AdvantageEstimator  # noqa: E402
-
-
-def t(rows) -> torch.Tensor:
-    return torch.tensor(rows, dtype=torch.float64)
-
-
-def close(actual: torch.Tensor, expected, tol: float = 1e-9) -> None:
-    torch.testing.assert_close(actual, torch.as_tensor(expected, dtype=actual.dtype), atol=tol, rtol=0)
-
+from tests.trainers.algorithms.tensors import close, t  # noqa: E402
 
 E = GRPO_EPS
 S3 = math.sqrt(3)

@@ -11,10 +11,7 @@ torch = pytest.importorskip("torch")
 from rlvr_gym.trainers.algorithms.losses import aggregate_loss, clipped_policy_loss, kl_loss  # noqa: E402
 from rlvr_gym.trainers.algorithms.ppo import ppo_policy_loss  # noqa: E402
 from rlvr_gym.trainers.config import KLEstimator, LossAggregation  # noqa: E402
-
-
-def t(rows) -> torch.Tensor:
-    return torch.tensor(rows, dtype=torch.float64)
+from tests.trainers.algorithms.tensors import t  # noqa: E402
 
 
 def close(actual: torch.Tensor, expected, tol: float = 1e-12) -> None:

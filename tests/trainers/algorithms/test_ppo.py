@@ -25,16 +25,8 @@ from rlvr_gym.trainers.algorithms.ppo import (  # noqa: E402
     value_loss,
 )
 
-
-def t(rows) -> torch.Tensor:
-    return torch.tensor(rows, dtype=torch.float64)
-
-
-def close(actual: torch.Tensor, expected, tol: float = 1e-9) -> None:
-    torch.testing.assert_close(actual, torch.as_tensor(expected, dtype=actual.dtype), atol=tol, rtol=0)
-
-
 # --------------------------------------------------------------------------- masked statistics
+from tests.trainers.algorithms.tensors import close, t  # noqa: E402
 
 
 def test_masked_mean_all_and_per_row():
@@ -69,7 +61,6 @@ def test_masked_whiten_without_mean_shift_keeps_the_mean():
     # unmasked 2, 4, 6: mean 4; deviations -2, 0, 2 -> unbiased var (4 + 0 + 4) / 2 = 4, std 2
     close(masked_whiten(x, mask), [[-1.0, 0.0], [1.0, 0.0]], tol=1e-7)  # (x - 4) / 2
     close(masked_whiten(x, mask, shift_mean=False), [[3.0, 4.0], [5.0, 0.0]], tol=1e-7)  # (x - 4) / 2 + 4
-
 
 
 def test_masked_whiten_with_the_batch_split_over_two_processes():
