@@ -10,10 +10,10 @@ torch = pytest.importorskip("torch")
 
 from rlvr_gym.trainers.algorithms.corrections import logprob_mismatch, truncated_is_weights  # noqa: E402
 from rlvr_gym.trainers.config import TISLevel  # noqa: E402
+from tests.trainers.algorithms.tensors import close, t  # noqa: E402
 
 # row 0: three response tokens, trainer - engine = [0.5, -1.0, 0.0]
 # row 1: two response tokens, trainer - engine = [0.9, 0.3]; its last column is padding (92 apart, and -inf: ignored)
-from tests.trainers.algorithms.tensors import close, t  # noqa: E402
 
 TRAINER = t([[-1.0, -2.0, -0.5], [-0.1, -0.2, 7.0]])
 ENGINE = t([[-1.5, -1.0, -0.5], [-1.0, -0.5, -math.inf]])

@@ -24,9 +24,9 @@ from rlvr_gym.trainers.algorithms.ppo import (  # noqa: E402
     ppo_policy_loss,
     value_loss,
 )
+from tests.trainers.algorithms.tensors import close, t  # noqa: E402
 
 # --------------------------------------------------------------------------- masked statistics
-from tests.trainers.algorithms.tensors import close, t  # noqa: E402
 
 
 def test_masked_mean_all_and_per_row():
