@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-import threading
 
 import pytest
 
@@ -21,7 +20,7 @@ from rlvr_gym.trainers.algorithms.estimators import (  # noqa: E402
     to_token_advantages,
 )
 from rlvr_gym.trainers.config import AdvantageEstimator  # noqa: E402
-from tests.trainers.algorithms.tensors import close, t  # noqa: E402
+from tests.trainers.algorithms.tensors import close, on_two_processes, t  # noqa: E402
 
 E = GRPO_EPS
 S3 = math.sqrt(3)
@@ -215,26 +214,12 @@ def test_reinforce_pp_with_the_batch_split_over_two_processes():
     mask = t([[1, 1], [1, 0], [1, 0], [1, 1]])
     rewards = t([10, 0, 0, 10])
     kl = torch.zeros(4, 2, dtype=torch.float64)
-    barrier = threading.Barrier(2)
-    slots: list = [None, None]
-    out: list = [None, None]
 
-    def worker(rank: int) -> None:
-        def all_reduce_sum(x: torch.Tensor) -> torch.Tensor:
-            slots[rank] = x
-            barrier.wait()
-            total = slots[0] + slots[1]
-            barrier.wait()
-            return total
-
+    def share(rank, all_reduce_sum):
         rows = slice(2 * rank, 2 * rank + 2)
-        out[rank] = reinforce_pp_advantages(rewards[rows], kl[rows], 0.1, mask[rows], all_reduce_sum=all_reduce_sum)[0]
+        return reinforce_pp_advantages(rewards[rows], kl[rows], 0.1, mask[rows], all_reduce_sum=all_reduce_sum)[0]
 
-    threads = [threading.Thread(target=worker, args=(rank,)) for rank in (0, 1)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    out = on_two_processes(share)
     a, b = 1 / math.sqrt(2), -math.sqrt(2)
     close(torch.cat(out), [[a, a], [b, 0], [b, 0], [a, a]], tol=1e-12)
 

@@ -24,7 +24,7 @@ from rlvr_gym.trainers.algorithms.ppo import (  # noqa: E402
     ppo_policy_loss,
     value_loss,
 )
-from tests.trainers.algorithms.tensors import close, t  # noqa: E402
+from tests.trainers.algorithms.tensors import close, on_two_processes, t  # noqa: E402
 
 # --------------------------------------------------------------------------- masked statistics
 
@@ -65,29 +65,9 @@ def test_masked_whiten_without_mean_shift_keeps_the_mean():
 
 def test_masked_whiten_with_the_batch_split_over_two_processes():
     """Each "process" (a thread) holds one row; ``all_reduce_sum`` adds both threads' tensors."""
-    import threading
-
     rows = [t([[2, 4]]), t([[6, 0]])]
     masks = [t([[1, 1]]), t([[1, 0]])]
-    barrier = threading.Barrier(2)
-    slots: list = [None, None]
-    out: list = [None, None]
-
-    def worker(rank: int) -> None:
-        def all_reduce_sum(x: torch.Tensor) -> torch.Tensor:
-            slots[rank] = x
-            barrier.wait()
-            total = slots[0] + slots[1]
-            barrier.wait()  # both have read before either writes again
-            return total
-
-        out[rank] = masked_whiten(rows[rank], masks[rank], all_reduce_sum=all_reduce_sum)
-
-    threads = [threading.Thread(target=worker, args=(rank,)) for rank in (0, 1)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    out = on_two_processes(lambda rank, all_reduce_sum: masked_whiten(rows[rank], masks[rank], all_reduce_sum=all_reduce_sum))
     # the whole batch 2, 4 | 6: mean 4, unbiased var 4 (as in the test above), each row whitened with it
     close(out[0], [[-1.0, 0.0]], tol=1e-7)
     close(out[1], [[1.0, 0.0]], tol=1e-7)
