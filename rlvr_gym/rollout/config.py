@@ -17,7 +17,7 @@ __all__ = ["EngineKind", "HFEngineConfig", "RolloutConfig", "SamplingConfig", "V
 
 @dataclass(frozen=True)
 class SamplingConfig:
-    """How to draw completions. Logprobs are reported at temperature 1 regardless (see `rlvr_gym.rollout`)."""
+    """How to draw completions; the logprobs reported are those of the distribution drawn from (see `rlvr_gym.rollout`)."""
 
     max_new_tokens: int = 128
     """Most tokens generated per completion (the stop token included)."""
@@ -29,6 +29,9 @@ class SamplingConfig:
     """Keep only the k most likely tokens; 0 turns it off."""
     seed: int | None = 0
     """Seed of the draw: the same seed, prompts and weights give the same completions. None: unseeded."""
+    n: int = 1
+    """Completions per prompt (vLLM's ``n``): `RolloutEngine.generate` returns ``len(prompts) * n`` of them, the
+    ``n`` of prompt ``i`` at ``i*n .. i*n + n - 1``. The prompt is prefilled once for all ``n``."""
     stop: tuple[str, ...] = ()
     """Stop strings: a completion ends at the token that completes the first of them in its decoded text.
     Its text is cut before the stop string; its tokens and logprobs run to that token (see `Completion`)."""
@@ -40,6 +43,7 @@ class SamplingConfig:
             f"must be a list of non-empty strings, got {self.stop!r}",
         )
         object.__setattr__(self, "stop", tuple(self.stop))
+        check(self.n >= 1, "n", f"must be >= 1, got {self.n}")
         check(self.max_new_tokens >= 1, "max_new_tokens", f"must be >= 1, got {self.max_new_tokens}")
         check(self.temperature >= 0, "temperature", f"must be >= 0, got {self.temperature}")
         check(0.0 < self.top_p <= 1.0, "top_p", f"must lie in (0, 1], got {self.top_p}")
