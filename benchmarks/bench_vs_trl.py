@@ -190,7 +190,7 @@ def our_overrides(job: Job) -> list[str]:
         f"sampling.max_new_tokens={job.size.max_new_tokens}",
         f"sampling.seed={job.seed}",
         "rollout.engine=hf",
-        f"optim.lr={job.lr}",
+        f"optim.lr={job.lr:.6e}",  # a mantissa with a dot: YAML reads 6e-05 as a string
         "optim.scheduler=constant",
         "optim.warmup_updates=0",
         "optim.max_grad_norm=1.0",
@@ -230,7 +230,7 @@ def run_ours(job: Job, plan: Sequence[Sequence[Any]], work: Path) -> Run:
         run.setup_s = time.perf_counter() - started
         planned = prompt_texts(job, trainer.tokenizer, plan)
         for step in range(job.steps):
-            drawn = [trainer.prompt_text(trainer.train_items[i]) for i in trainer.sampler.indices(trainer.step)]
+            drawn = [trainer.prompt_text(trainer.train_items[i]) for i in trainer.collector.sampler.indices(trainer.step)]
             expected = planned[step * PROMPTS_PER_STEP : (step + 1) * PROMPTS_PER_STEP]
             if drawn != expected:
                 raise RuntimeError(f"rlvr-gym step {step}: the trainer draws {drawn[:2]}... but the plan has {expected[:2]}...")
@@ -388,6 +388,7 @@ def check_same_prompt_ids(job: Job, trainer: Any, dataset: Any, plan: Sequence[S
 
 def run_trl(job: Job, plan: Sequence[Sequence[Any]], work: Path) -> tuple[Run, int]:
     from datasets import Dataset
+    from transformers import PrinterCallback
 
     from rlvr_gym.envs import format_prompt
     from rlvr_gym.envs.adapters import make_trl_reward
@@ -416,6 +417,7 @@ def run_trl(job: Job, plan: Sequence[Sequence[Any]], work: Path) -> tuple[Run, i
     )
     run.setup_s = time.perf_counter() - started
     checked = check_same_prompt_ids(job, trainer, dataset, plan)
+    trainer.remove_callback(PrinterCallback)  # its log dicts would bury the table; they are in the JSON
     trainer.add_callback(step_clock(clock, run))
     try:
         trainer.train()
