@@ -110,7 +110,8 @@ class Run:
     logs: list[dict[str, float]] = field(default_factory=list)
 
     def median(self, phase: str) -> float:
-        return statistics.median(p[phase] for p in self.phases[1:])
+        """Median over the steps after the warm-up (over the one step of a 1-step smoke run)."""
+        return statistics.median(p[phase] for p in (self.phases[1:] or self.phases))
 
 
 # ------------------------------------------------------------------------------------------------- the shared job
@@ -445,8 +446,9 @@ def table(job: Job, runs: dict[str, Run]) -> str:
     size = job.size
     lines = [
         f"\n### {size.name}: {size.description}; {PROMPTS_PER_STEP} prompts x {GROUP_SIZE} samples, "
-        f"<= {size.max_new_tokens} new tokens, lr {job.lr:g}, {job.threads} torch threads; "
-        f"median of steps 2-{job.steps} (step 1 is the warm-up)\n",
+        f"<= {size.max_new_tokens} new tokens, lr {job.lr:g}, {job.threads} torch threads; "(
+            f"median of steps 2-{job.steps} (step 1 is the warm-up)\n" if job.steps > 1 else "ONE step, warm-up included: a smoke run\n"
+        ),
         "| median s per step | " + " | ".join(LABELS[n] for n in names) + (" | TRL / ours |" if len(names) == 2 else " |"),
         "|---|" + "---:|" * (len(names) + (len(names) == 2)),
     ]
@@ -550,8 +552,8 @@ def main(argv: list[str] | None = None) -> int:
     trainers = [t.strip() for t in args.trainers.split(",") if t.strip()]
     if not trainers or any(t not in TRAINERS for t in trainers):
         parser.error(f"--trainers: a comma-separated subset of {','.join(TRAINERS)}, got {args.trainers!r}")
-    if args.steps is not None and args.steps < 2:
-        parser.error("--steps must be >= 2 (the first step is a warm-up)")
+    if args.steps is not None and args.steps < 1:
+        parser.error("--steps must be >= 1 (the first step is a warm-up; 1 is a smoke run that times it)")
     if args.threads < 1:
         parser.error("--threads must be >= 1")
     batch = PROMPTS_PER_STEP * GROUP_SIZE
