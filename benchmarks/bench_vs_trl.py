@@ -52,7 +52,7 @@ import statistics
 import sys
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -444,11 +444,13 @@ def table(job: Job, runs: dict[str, Run]) -> str:
     """A Markdown table of one size: per phase the median seconds per step of each trainer and TRL / ours."""
     names = [t for t in TRAINERS if t in runs]
     size = job.size
-    lines = [
+    steps = f"median of steps 2-{job.steps} (step 1 is the warm-up)" if job.steps > 1 else "ONE step, warm-up included: a smoke run"
+    header = (
         f"\n### {size.name}: {size.description}; {PROMPTS_PER_STEP} prompts x {GROUP_SIZE} samples, "
-        f"<= {size.max_new_tokens} new tokens, lr {job.lr:g}, {job.threads} torch threads; "(
-            f"median of steps 2-{job.steps} (step 1 is the warm-up)\n" if job.steps > 1 else "ONE step, warm-up included: a smoke run\n"
-        ),
+        f"<= {size.max_new_tokens} new tokens, lr {job.lr:g}, {job.threads} torch threads; {steps}\n"
+    )
+    lines = [
+        header,
         "| median s per step | " + " | ".join(LABELS[n] for n in names) + (" | TRL / ours |" if len(names) == 2 else " |"),
         "|---|" + "---:|" * (len(names) + (len(names) == 2)),
     ]
@@ -503,7 +505,8 @@ def model_for(size: Size, args: argparse.Namespace, log: Any) -> Path | None:
     return folder
 
 
-def bench_size(job: Job, trainers: Sequence[str], order: str) -> dict[str, Any]:
+def bench_size(job: Job, trainers: Sequence[str], order: str, save: Callable[[dict[str, Any]], None]) -> dict[str, Any]:
+    """Run the trainers on ``job``; ``save`` gets the result so far after each trainer."""
     log = _log
     plan = plan_steps(job)
     runs: dict[str, Run] = {}
@@ -518,6 +521,8 @@ def bench_size(job: Job, trainers: Sequence[str], order: str) -> dict[str, Any]:
             else:
                 runs[name] = run_ours(job, plan, Path(tmp))
             log(f"{job.size.name}: {LABELS[name]} done in {time.perf_counter() - started:.0f} s")
+            result["runs"] = {n: asdict(r) for n, r in runs.items()}
+            save(result)  # before any reporting: a long run's measurements are never lost
     for name, run in runs.items():
         if any(t != job.threads for t in run.threads):
             raise RuntimeError(f"{LABELS[name]} ran with torch threads {sorted(set(run.threads))}, not {job.threads}")
@@ -579,10 +584,14 @@ def main(argv: list[str] | None = None) -> int:
             lr=args.lr if args.lr is not None else size.lr,
             micro_batch_size=args.micro_batch_size,
         )
-        results["sizes"][name] = bench_size(job, trainers, args.order)
+
+        def save(result: dict[str, Any], name: str = name) -> None:
+            results["sizes"][name] = result
+            if args.out:
+                Path(args.out).write_text(json.dumps(results, indent=2) + "\n")
+
+        save(bench_size(job, trainers, args.order, save))
         print(results["sizes"][name]["table"], flush=True)
-    if args.out:
-        Path(args.out).write_text(json.dumps(results, indent=2) + "\n")
     return 0
 
 
