@@ -430,7 +430,7 @@ class TrainConfig:
     sampling: SamplingConfig = field(default_factory=lambda: SamplingConfig(max_new_tokens=12, temperature=0.7, seed=0))
     """How rollouts are drawn; step ``k`` draws with seed ``sampling.seed + k * ppo.rollout_batch_size`` (None: unseeded)."""
     rollout: RolloutConfig = field(default_factory=_default_rollout)
-    """Which rollout engine (``auto``: vLLM when installed, else HF; ``hf``; ``vllm``) and its settings."""
+    """Which rollout engine (``auto``: vLLM with a CUDA GPU, else HF; ``hf``; ``vllm``) and its settings."""
     ppo: PPOConfig = field(default_factory=PPOConfig)
     """The PPO algorithm and its variants."""
     optim: OptimizerConfig = field(default_factory=OptimizerConfig)

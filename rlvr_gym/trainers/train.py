@@ -146,6 +146,7 @@ def run_training(config: TrainConfig, stop_after: int | None = None, log: Any = 
             "step": trainer.step,
             "total_steps": config.total_steps,
             "task": config.task.name,
+            "estimator": str(config.ppo.estimator),
             "rollout_engine": str(engine),
             "eval_size": len(trainer.eval_items),
             "accuracy_before": (trainer.initial_eval or {}).get("eval/accuracy"),
