@@ -22,9 +22,10 @@ over the generation batch / its completion-token count) = ``ppo.loss_aggregation
 clip 1.0, AdamW (0.9, 0.999, 1e-8), no weight decay. TRL defaults changed (GPU settings, or they
 would differ from ours): ``bf16`` and ``gradient_checkpointing`` off, constant learning rate without
 warm-up (ours: ``optim.scheduler=constant``, ``optim.warmup_updates=0``), ``beta`` 0.05,
-``logging_steps`` 1. Differences left: the random streams (samples agree only in distribution);
-TRL computes entropies in its update and, with ``num_iterations=1``, skips the old-logprob forward;
-TRL samples from the model it trains (no weight sync), ours from the engine's copy.
+``logging_steps`` 1. Both skip the old-logprob forward (one update per step: the update's own
+forward gives them). Left: the random streams (samples agree in distribution only); TRL computes
+token entropies in its update; TRL samples from the model it trains, ours from the engine's copy
+(weight sync); GRPO's std epsilon (TRL 1e-4, ours 1e-6).
 
 Each trainer runs ``--steps`` optimizer steps; the first is a warm-up, the table gives the median
 of the rest, per phase: **generation** (tokenise, sample, decode), **verification** (the reward),
@@ -46,6 +47,7 @@ each trainer drew the planned prompts.
 from __future__ import annotations
 
 import argparse
+import functools
 import hashlib
 import json
 import statistics
@@ -57,6 +59,9 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from rlvr_gym.enums import StrEnum
+from rlvr_gym.envs.tasks import PromptFormat
+
 PROMPTS_PER_STEP = 8
 GROUP_SIZE = 8
 BETA = 0.05
@@ -64,6 +69,14 @@ CLIP = 0.2
 PHASES = ("generation", "verification", "rollout forwards", "update", "weight sync", "other", "whole step")
 TRAINERS = ("trl", "ours")
 LABELS = {"trl": "TRL 1.16 GRPOTrainer", "ours": "rlvr-gym GRPO"}
+log = functools.partial(print, file=sys.stderr, flush=True)
+
+
+class Order(StrEnum):
+    """Which trainer runs first (the second finds warm caches: file system, allocator)."""
+
+    TRL_FIRST = "trl-first"
+    OURS_FIRST = "ours-first"
 
 
 @dataclass(frozen=True)
@@ -72,15 +85,15 @@ class Size:
 
     name: str
     description: str
-    prompt_format: str
+    prompt_format: PromptFormat
     max_new_tokens: int
     steps: int
     lr: float
 
 
 SIZES = {
-    "tiny": Size("tiny", "embedded default (Qwen2, 2.7M params) after its SFT", "step_by_step", 12, 6, 6e-5),
-    "smollm2": Size("smollm2", "SmolLM2-135M-Instruct", "chat", 64, 3, 1e-6),
+    "tiny": Size("tiny", "embedded default (Qwen2, 2.7M params) after its SFT", PromptFormat.STEP_BY_STEP, 12, 6, 6e-5),
+    "smollm2": Size("smollm2", "SmolLM2-135M-Instruct", PromptFormat.CHAT, 64, 3, 1e-6),
 }
 
 
@@ -142,7 +155,7 @@ def prompt_texts(job: Job, tokenizer: Any, plan: Sequence[Sequence[Any]]) -> lis
     return [format_prompt(spec, item, job.size.prompt_format, tokenizer)[0] for step in plan for item in step]
 
 
-def tiny_checkpoint(log: Any) -> Path:
+def tiny_checkpoint() -> Path:
     """The embedded default's SFT checkpoint (default `TrainConfig` sft and task sections, seed 0), cached."""
     from rlvr_gym.config import to_dict
     from rlvr_gym.envs import get_task, load_items
@@ -171,7 +184,7 @@ def our_overrides(job: Job) -> list[str]:
         f"total_steps={job.steps}",
         f"num_threads={job.threads}",
         f"model.path={job.model}",
-        f"task.prompt_format={job.size.prompt_format}",
+        f"task.prompt_format={job.size.prompt_format.value}",
         "ppo.estimator=grpo",
         f"ppo.group_size={GROUP_SIZE}",
         f"ppo.rollout_batch_size={PROMPTS_PER_STEP}",
@@ -399,7 +412,7 @@ def run_trl(job: Job, plan: Sequence[Sequence[Any]], work: Path) -> tuple[Run, i
 
     run = Run("trl")
     spec, _ = task_items(job)
-    chat = job.size.prompt_format == "chat"
+    chat = job.size.prompt_format is PromptFormat.CHAT
     tokenizer = load_tokenizer(job.model)
     rows = []
     for step in plan:
@@ -436,10 +449,6 @@ def run_trl(job: Job, plan: Sequence[Sequence[Any]], work: Path) -> tuple[Run, i
 # ------------------------------------------------------------------------------------------------- report
 
 
-def ratio(trl: float, ours: float) -> str:
-    return f"{trl / ours:.2f}x" if ours > 0 else "-"
-
-
 def table(job: Job, runs: dict[str, Run]) -> str:
     """A Markdown table of one size: per phase the median seconds per step of each trainer and TRL / ours."""
     names = [t for t in TRAINERS if t in runs]
@@ -457,7 +466,8 @@ def table(job: Job, runs: dict[str, Run]) -> str:
     for phase in PHASES:
         cells = [f"{runs[n].median(phase):.3f}" for n in names]
         if len(names) == 2:
-            cells.append(ratio(runs["trl"].median(phase), runs["ours"].median(phase)))
+            trl, ours = runs["trl"].median(phase), runs["ours"].median(phase)
+            cells.append(f"{trl / ours:.2f}x" if ours > 0 else "-")
         label = f"**{phase}**" if phase == "whole step" else phase
         lines.append(f"| {label} | " + " | ".join(cells) + " |")
     extra = [
@@ -490,9 +500,9 @@ def verdict(trl: Run, ours: Run) -> str:
 # ------------------------------------------------------------------------------------------------- main
 
 
-def model_for(size: Size, args: argparse.Namespace, log: Any) -> Path | None:
+def model_for(size: Size, args: argparse.Namespace) -> Path | None:
     if size.name == "tiny":
-        return Path(args.tiny) if args.tiny else tiny_checkpoint(log)
+        return Path(args.tiny) if args.tiny else tiny_checkpoint()
     from rlvr_gym.models import model_dir
 
     folder = Path(args.smollm2) if args.smollm2 else model_dir("smollm2-135m-instruct")
@@ -505,13 +515,12 @@ def model_for(size: Size, args: argparse.Namespace, log: Any) -> Path | None:
     return folder
 
 
-def bench_size(job: Job, trainers: Sequence[str], order: str, save: Callable[[dict[str, Any]], None]) -> dict[str, Any]:
+def bench_size(job: Job, trainers: Sequence[str], order: Order, save: Callable[[dict[str, Any]], None]) -> dict[str, Any]:
     """Run the trainers on ``job``; ``save`` gets the result so far after each trainer."""
-    log = _log
     plan = plan_steps(job)
     runs: dict[str, Run] = {}
     result: dict[str, Any] = {"job": {**asdict(job), "model": str(job.model)}}
-    sequence = [t for t in (TRAINERS if order == "trl-first" else TRAINERS[::-1]) if t in trainers]
+    sequence = [t for t in (TRAINERS if order is Order.TRL_FIRST else TRAINERS[::-1]) if t in trainers]
     with tempfile.TemporaryDirectory(prefix="bench-vs-trl-") as tmp:
         for name in sequence:
             log(f"{job.size.name}: {LABELS[name]}, {job.steps} steps ...")
@@ -526,16 +535,11 @@ def bench_size(job: Job, trainers: Sequence[str], order: str, save: Callable[[di
     for name, run in runs.items():
         if any(t != job.threads for t in run.threads):
             raise RuntimeError(f"{LABELS[name]} ran with torch threads {sorted(set(run.threads))}, not {job.threads}")
-    result["runs"] = {name: asdict(run) for name, run in runs.items()}
     result["median_s"] = {name: {p: run.median(p) for p in PHASES} for name, run in runs.items()}
     if len(runs) == 2:
         result["speedup_whole_step"] = runs["trl"].median("whole step") / runs["ours"].median("whole step")
     result["table"] = table(job, runs)
     return result
-
-
-def _log(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -545,7 +549,7 @@ def main(argv: list[str] | None = None) -> int:
         "--steps", type=int, default=None, help="optimizer steps per trainer, the first a warm-up (default: tiny 6, smollm2 3)"
     )
     parser.add_argument("--threads", type=int, default=2, help="torch.set_num_threads for both trainers")
-    parser.add_argument("--order", choices=["trl-first", "ours-first"], default="trl-first")
+    parser.add_argument("--order", type=Order, choices=list(Order), default=Order.TRL_FIRST)
     parser.add_argument("--trainers", default="trl,ours", help="comma-separated subset of trl,ours")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--lr", type=float, default=None, help="learning rate of both (default: tiny 6e-5, smollm2 1e-6)")
@@ -571,19 +575,12 @@ def main(argv: list[str] | None = None) -> int:
     results: dict[str, Any] = {"threads": args.threads, "order": args.order, "trainers": trainers, "sizes": {}}
     for name in SIZES if args.size == "all" else [args.size]:
         size = SIZES[name]
-        model = model_for(size, args, _log)
+        model = model_for(size, args)
         if model is None:
             results["sizes"][name] = {"skipped": "model not found"}
             continue
-        job = Job(
-            size=size,
-            model=model,
-            steps=args.steps or size.steps,
-            threads=args.threads,
-            seed=args.seed,
-            lr=args.lr if args.lr is not None else size.lr,
-            micro_batch_size=args.micro_batch_size,
-        )
+        lr = args.lr if args.lr is not None else size.lr
+        job = Job(size, model, args.steps or size.steps, args.threads, args.seed, lr, args.micro_batch_size)
 
         def save(result: dict[str, Any], name: str = name) -> None:
             results["sizes"][name] = result
