@@ -153,13 +153,14 @@ class PairsConfig:
     pairs_per_prompt: int = 1
     """Most pairs made from one prompt's group (correct i with wrong i, in sample order, after the filters)."""
     sampling: SamplingConfig = field(default_factory=lambda: SamplingConfig(max_new_tokens=12, temperature=1.0, seed=0))
-    """How the K responses are drawn; round k draws with seed ``sampling.seed + k`` (null: unseeded)."""
+    """How the K responses are drawn; round k draws with seed ``sampling.seed + 1_000_003 * k`` (null: unseeded)."""
     filters: PairFilterConfig = field(default_factory=PairFilterConfig)
     """Filters against noisy pairs."""
 
     def __post_init__(self) -> None:
         check(self.prompts >= 1, "prompts", f"must be >= 1, got {self.prompts}")
-        check(self.samples_per_prompt >= 2, "samples_per_prompt", f"must be >= 2 (a pair needs two responses), got {self.samples_per_prompt}")
+        k = self.samples_per_prompt
+        check(k >= 2, "samples_per_prompt", f"must be >= 2 (a pair needs two responses), got {k}")
         check(self.pairs_per_prompt >= 1, "pairs_per_prompt", f"must be >= 1, got {self.pairs_per_prompt}")
         check(self.sampling.temperature > 0, "sampling.temperature", "K samples of one prompt need temperature > 0, got 0 (greedy)")
 
@@ -280,6 +281,11 @@ def _validate(config: DPOConfig, command: str) -> None:
             raise ConfigError(f"task.name: {exc}") from None
         except (ValueError, TypeError) as exc:
             raise ConfigError(f"task.source_options: {exc} (null: the task's own)") from None
+    check(
+        command != "iterate-dpo" or config.checkpoint.resume in (None, "latest"),
+        "checkpoint.resume",
+        f"iterate-dpo resumes a whole run: latest (--resume with --run-dir), got {config.checkpoint.resume}",
+    )
     if command == "dpo":
         check(config.data.path is not None, "data.path", "rlvr-gym dpo trains on a preference JSONL: give data.path (--data)")
     for key in ("path", "eval_path"):
