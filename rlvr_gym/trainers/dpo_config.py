@@ -16,13 +16,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Sequence
 
-from ..config import ConfigError, check, load_config
+from ..config import ConfigError, check, load_config, render_yaml
 from ..enums import StrEnum
 from ..rollout.config import EngineKind, HFEngineConfig, RolloutConfig, SamplingConfig
 from .config import CheckpointConfig, EvalConfig, SFTConfig, TaskConfig, VerifyConfig
 from .strategies.config import Distributed, OptimizerConfig, StrategyConfig
 
 __all__ = [
+    "DPO_DEFAULT_CONFIG_PATH",
     "DPOAlgoConfig",
     "DPOConfig",
     "DPOLogConfig",
@@ -33,8 +34,12 @@ __all__ = [
     "PairsConfig",
     "PreferenceDataConfig",
     "RefReset",
+    "dpo_default_yaml",
     "load_dpo_config",
 ]
+
+DPO_DEFAULT_CONFIG_PATH = Path(__file__).with_name("configs") / "dpo.yaml"
+"""The embedded default as YAML: the values of `DPOConfig()`, with comments."""
 
 
 class DPOLoss(StrEnum):
@@ -209,7 +214,7 @@ class DPOConfig:
     """One DPO run (``rlvr-gym dpo``), pair labelling (``rlvr-gym pairs``) or iterative DPO (``rlvr-gym iterate-dpo``)."""
 
     run_dir: str | None = None
-    """Where metrics, checkpoints and the summary go; None: ``runs/dpo-<date>-<time>``."""
+    """Where metrics, checkpoints and the summary go; None: ``runs/<command>-<date>-<time>``."""
     seed: int = 0
     """Seeds model init, SFT, the prompt order, sampling and the pair shuffles."""
     num_threads: int | None = None
@@ -308,3 +313,13 @@ def load_dpo_config(path: str | Path | None = None, overrides: Sequence[str] = (
     config = load_config(DPOConfig, path, overrides)
     _validate(config, command)
     return config
+
+
+def dpo_default_yaml() -> str:
+    """The text of ``configs/dpo.yaml``: `DPOConfig()` with every field's docstring as a comment."""
+    header = (
+        "# The embedded default of rlvr-gym dpo / pairs / iterate-dpo (the values of DPOConfig()), written by\n"
+        "# rlvr_gym.trainers.dpo_config.dpo_default_yaml(); tests check the two agree.\n"
+        "# Use: rlvr-gym iterate-dpo --config dpo.yaml --set key=value ...\n"
+    )
+    return header + render_yaml(DPOConfig()) + "\n"

@@ -91,8 +91,8 @@ def tokenize_pairs(pairs: list[PreferencePair], tokenizer: Any, max_length: int 
     return kept, len(out) - len(kept)
 
 
-def _load_pairs(path: str, tokenizer: Any, config: DPOConfig, log: Any) -> list[TokenizedPair]:
-    pairs, dropped = tokenize_pairs(read_preferences(path), tokenizer, config.data.max_length)
+def _load_pairs(path: str, tokenizer: Any, config: DPOConfig, log: Any, records: list[PreferencePair] | None = None) -> list[TokenizedPair]:
+    pairs, dropped = tokenize_pairs(records if records is not None else read_preferences(path), tokenizer, config.data.max_length)
     log(f"{path}: {len(pairs)} pairs" + (f" ({dropped} longer than data.max_length={config.data.max_length} dropped)" if dropped else ""))
     if not pairs:
         raise ValueError(f"{path}: every pair is longer than data.max_length={config.data.max_length}")
@@ -130,6 +130,10 @@ def run_dpo(config: DPOConfig, log: Any = _print, stop_after: int | None = None)
     """``rlvr-gym dpo``: DPO on ``data.path`` from ``model.path`` (or the embedded default's SFT checkpoint);
     ``stop_after`` caps this call's steps."""
     started = time.perf_counter()
+    assert config.data.path is not None  # checked by load_dpo_config
+    # every record checked before anything is written or loaded
+    records = read_preferences(config.data.path)
+    eval_records = read_preferences(config.data.eval_path) if config.data.eval_path else []
     run_dir = _setup(config, "dpo")
     resume_from = resolve_resume(config.checkpoint.resume, run_dir)
     if resume_from is not None:
@@ -140,9 +144,8 @@ def run_dpo(config: DPOConfig, log: Any = _print, stop_after: int | None = None)
         policy = starting_policy(config, run_dir, log)
         ref = Path(config.model.ref_path) if config.model.ref_path else policy
     tokenizer = load_tokenizer(policy)
-    assert config.data.path is not None  # checked by load_dpo_config
-    pairs = _load_pairs(config.data.path, tokenizer, config, log)
-    eval_pairs = _load_pairs(config.data.eval_path, tokenizer, config, log) if config.data.eval_path else []
+    pairs = _load_pairs(config.data.path, tokenizer, config, log, records)
+    eval_pairs = _load_pairs(config.data.eval_path, tokenizer, config, log, eval_records) if config.data.eval_path else []
     task = _task_engine(config, policy, tokenizer)
     try:
         with DPOTrainer(config, run_dir, policy, ref, pairs, eval_pairs, task, resume_from) as trainer:
