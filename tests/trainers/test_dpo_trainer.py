@@ -111,3 +111,43 @@ def test_reference_path_is_used_when_given(tmp_path, tiny_model_dir, toy_file):
     # a different reference: the implicit rewards no longer start at 0
     assert result.summary["ref"] == str(other.resolve())
     assert abs(result.summary["pairs_eval_before"]["pairs_eval/margin"]) > 1e-4
+
+
+@pytest.mark.slow
+def test_cli_ctrl_c_saves_and_resume_finishes(tmp_path, tiny_model_dir, toy_file):
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from tests.conftest import REPO_ROOT
+
+    run_dir = tmp_path / "run"
+    command = [sys.executable, "-m", "rlvr_gym.cli", "dpo", "--data", str(toy_file), "--run-dir", str(run_dir)]
+    for override in (f"model.path={tiny_model_dir}", f"data.eval_path={toy_file}", *SETTINGS, "num_threads=1"):
+        command += ["--set", override]
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(REPO_ROOT), os.environ.get("PYTHONPATH")])))
+    log = (tmp_path / "dpo.log").open("w")
+    proc = subprocess.Popen([*command, "--set", "dpo.epochs=1000"], stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 120
+        while not (run_dir / "metrics.jsonl").is_file() or len((run_dir / "metrics.jsonl").read_text().splitlines()) < 3:
+            assert proc.poll() is None, (tmp_path / "dpo.log").read_text()[-3000:]
+            assert time.monotonic() < deadline, "no step logged within 120 s"
+            time.sleep(0.2)
+        os.killpg(proc.pid, signal.SIGINT)
+        returncode = proc.wait(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        log.close()
+    output = (tmp_path / "dpo.log").read_text()
+    assert returncode == 130 and "Traceback" not in output, output[-3000:]
+    step = load_trainer_state(latest_checkpoint(run_dir))["step"]
+    assert step >= 2 and json.loads((run_dir / "summary.json").read_text())["interrupted"]
+    resumed = subprocess.run([*command, "--set", f"dpo.epochs={-(-step // 4) + 1}", "--resume"], capture_output=True, text=True, env=env, timeout=180)
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    assert "held-out pairs after: accuracy" in resumed.stdout
+    steps = [json.loads(line)["step"] for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
+    assert steps == list(range(steps[-1] + 1)) and steps[-1] == (-(-step // 4) + 1) * 4
