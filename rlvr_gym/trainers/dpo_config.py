@@ -101,10 +101,11 @@ class PreferenceDataConfig:
 class DPOAlgoConfig:
     """The preference loss and how the pairs are batched."""
 
-    loss: DPOLoss = DPOLoss.SIGMOID
-    """sigmoid (DPO), ipo, or dpo_norm (length-normalised DPO, Tülu 3)."""
-    beta: float = 0.1
-    """The KL strength: DPO's beta (TRL's default 0.1; Tülu 3's dpo_norm used 5), IPO's tau."""
+    loss: DPOLoss = DPOLoss.DPO_NORM
+    """sigmoid (DPO), ipo, or dpo_norm (length-normalised DPO, Tülu 3's and open-instruct's default)."""
+    beta: float = 5.0
+    """The KL strength: DPO's beta, IPO's tau. dpo_norm's log-ratios are per token, so its beta is larger
+    (Tülu 3 and open-instruct: 5); sigmoid's usual value is 0.1 (TRL's default)."""
     label_smoothing: float = 0.0
     """sigmoid and dpo_norm: the assumed probability that a label is flipped (conservative DPO), in [0, 0.5)."""
     epochs: int = 2
@@ -155,7 +156,7 @@ class PairsConfig:
     """Train prompts sampled per round (a seeded order over the train split; round k takes the k-th block)."""
     samples_per_prompt: int = 8
     """K responses per prompt."""
-    pairs_per_prompt: int = 1
+    pairs_per_prompt: int = 4
     """Most pairs made from one prompt's group (correct i with wrong i, in sample order, after the filters)."""
     sampling: SamplingConfig = field(default_factory=lambda: SamplingConfig(max_new_tokens=12, temperature=1.0, seed=0))
     """How the K responses are drawn; round k draws with seed ``sampling.seed + 1_000_003 * k`` (null: unseeded)."""
@@ -241,7 +242,7 @@ class DPOConfig:
     """The engine that samples pairs and answers held-out prompts (hf; vllm on GPUs)."""
     verify: VerifyConfig = field(default_factory=VerifyConfig)
     """The verifier pool that labels pairs and scores held-out answers."""
-    eval: EvalConfig = field(default_factory=lambda: EvalConfig(size=200))
+    eval: EvalConfig = field(default_factory=EvalConfig)
     """Held-out accuracy on the task's test prompts (greedy) before and after training; size 0 turns it off."""
     checkpoint: CheckpointConfig = field(default_factory=CheckpointConfig)
     """Saving (every save_every optimizer steps, and at the end) and resuming."""
