@@ -90,6 +90,9 @@ def test_resume_continues_exactly(tmp_path, tiny_model_dir, toy_file):
         return [{k: v for k, v in r.items() if not k.startswith("time/")} for r in lines]
 
     assert metrics(resumed) == metrics(whole)
+    from rlvr_gym.trainers.plot import plot_run
+
+    assert plot_run(whole.run_dir).stat().st_size > 0  # the DPO panels: loss, margin, pair accuracy, held-out accuracy
 
 
 def test_resume_refuses_other_pairs(tmp_path, tiny_model_dir, toy_file):
