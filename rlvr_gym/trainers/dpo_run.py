@@ -31,7 +31,7 @@ from .models import load_causal_lm, load_tokenizer
 from .preference_data import PreferencePair, TokenizedPair, read_preferences, tokenize_pair, write_preferences
 from .sft import build_sft_checkpoint
 from .task_engine import TaskEngine
-from .tracking import MetricsLogger
+from .tracking import MetricsLogger, read_metrics
 from .train import seed_everything
 
 __all__ = ["DPORunResult", "run_dpo", "run_iterative_dpo", "run_pairs", "tokenize_pairs"]
@@ -58,10 +58,10 @@ def _run_dir(config: DPOConfig, prefix: str) -> Path:
     return Path("runs") / time.strftime(f"{prefix}-%Y%m%d-%H%M%S")
 
 
-def _setup(config: DPOConfig, prefix: str) -> Path:
+def _setup(config: DPOConfig, prefix: str, run_dir: Path | None = None) -> Path:
     if config.num_threads is not None:
         torch.set_num_threads(config.num_threads)
-    run_dir = _run_dir(config, prefix)
+    run_dir = run_dir or _run_dir(config, prefix)
     run_dir.mkdir(parents=True, exist_ok=True)
     (run_dir / "config.yaml").write_text(yaml.safe_dump(to_dict(config), sort_keys=False))
     seed_everything(config.seed)
@@ -184,9 +184,10 @@ def _round_done(round_dir: Path) -> dict[str, Any] | None:
 def run_iterative_dpo(config: DPOConfig, log: Any = _print) -> DPORunResult:
     """``rlvr-gym iterate-dpo``: ``iterate.rounds`` rounds of (pairs from the current policy, DPO from it)."""
     started = time.perf_counter()
-    run_dir = _setup(config, "iterate-dpo")
+    run_dir = _run_dir(config, "iterate-dpo")
     if config.checkpoint.resume is None and (run_dir / "round-0").exists():
         raise ValueError(f"{run_dir} already holds rounds: continue it with --resume, or give a new --run-dir")
+    _setup(config, "iterate-dpo", run_dir)
     start = starting_policy(config, run_dir, log)
     tokenizer = load_tokenizer(start)
     keep_ref = Path(config.model.ref_path) if config.model.ref_path else start
@@ -213,8 +214,12 @@ def run_iterative_dpo(config: DPOConfig, log: Any = _print) -> DPORunResult:
             if policy != start:  # the engine started from the run's first policy
                 task.sync(load_causal_lm(policy))
             if accuracy is None and task.eval_items and k == 0:
-                accuracy = task.evaluate()
-                logger.log(0, {"eval/accuracy": accuracy["eval/accuracy"]})
+                logged = [r for r in read_metrics(run_dir) if r["step"] == 0 and r.get("eval/accuracy") is not None]
+                if logged:  # a resumed run, round 0 unfinished: measured already
+                    accuracy = {"eval/accuracy": logged[0]["eval/accuracy"]}
+                else:
+                    accuracy = task.evaluate()
+                    logger.log(0, {"eval/accuracy": accuracy["eval/accuracy"]})
                 log(f"held-out accuracy before DPO: {accuracy['eval/accuracy']:.3f}")
             pairs_file = round_dir / "pairs.jsonl"
             if not pairs_file.is_file():
