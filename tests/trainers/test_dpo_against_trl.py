@@ -23,6 +23,14 @@ from rlvr_gym.trainers.preference_data import parse_pair, tokenize_pair  # noqa:
 pytestmark = pytest.mark.slow
 
 ROWS = [{"prompt": f"What is {a} + {b}?\n", "chosen": f"#### {a + b}", "rejected": f"#### {a + b + 1} or so"} for a in range(2) for b in range(3)]
+CHAT_ROWS = [
+    {
+        "prompt": [{"role": "user", "content": row["prompt"].strip()}],
+        "chosen": [{"role": "assistant", "content": row["chosen"]}],
+        "rejected": [{"role": "assistant", "content": row["rejected"]}],
+    }
+    for row in ROWS
+]
 BETA = 0.5
 
 
@@ -34,19 +42,19 @@ def models(tmp_path_factory):
     return build_tiny_model(root / "policy", TinyModelConfig(), seed=0), build_tiny_model(root / "ref", TinyModelConfig(), seed=1)
 
 
-def _trl(models, loss_type, tmp_path):
+def _trl(models, loss_type, tmp_path, rows=ROWS):
     from datasets import Dataset
     from transformers import AutoModelForCausalLM, AutoTokenizer
     from trl import DPOConfig, DPOTrainer
 
     args = DPOConfig(
-        output_dir=str(tmp_path / "out"), loss_type=[loss_type], beta=BETA, per_device_train_batch_size=len(ROWS), report_to=[],
+        output_dir=str(tmp_path / "out"), loss_type=[loss_type], beta=BETA, per_device_train_batch_size=len(rows), report_to=[],
         use_cpu=True, max_length=None, seed=0, bf16=False,  # TRL turns bf16 on by default
     )
     policy, ref = models
     trainer = DPOTrainer(
         model=AutoModelForCausalLM.from_pretrained(policy), ref_model=AutoModelForCausalLM.from_pretrained(ref), args=args,
-        train_dataset=Dataset.from_list(ROWS), processing_class=AutoTokenizer.from_pretrained(policy),
+        train_dataset=Dataset.from_list(rows), processing_class=AutoTokenizer.from_pretrained(policy),
     )
     batch = next(iter(trainer.get_train_dataloader()))
     with torch.no_grad():
@@ -55,13 +63,23 @@ def _trl(models, loss_type, tmp_path):
     return trainer, float(loss), metrics
 
 
-@pytest.mark.parametrize("kind, trl_name", [(DPOLoss.SIGMOID, "sigmoid"), (DPOLoss.IPO, "ipo"), (DPOLoss.DPO_NORM, "sigmoid_norm")])
-def test_loss_and_rewards_match_trls_dpo_trainer(models, tmp_path, kind, trl_name):
+CASES = [
+    # our loss, TRL's loss_type, records
+    (DPOLoss.SIGMOID, "sigmoid", ROWS),
+    (DPOLoss.IPO, "ipo", ROWS),
+    (DPOLoss.DPO_NORM, "sigmoid_norm", ROWS),
+    # --- chat messages: the chat template (ChatML) renders prompt and prompt + response
+    (DPOLoss.SIGMOID, "sigmoid", CHAT_ROWS),
+]
+
+
+@pytest.mark.parametrize("kind, trl_name, rows", CASES, ids=["sigmoid", "ipo", "dpo_norm", "sigmoid-chat"])
+def test_loss_and_rewards_match_trls_dpo_trainer(models, tmp_path, kind, trl_name, rows):
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    trainer, trl_loss, trl_metrics = _trl(models, trl_name, tmp_path)
+    trainer, trl_loss, trl_metrics = _trl(models, trl_name, tmp_path, rows)
     tokenizer = AutoTokenizer.from_pretrained(models[0])
-    pairs = [tokenize_pair(parse_pair(row, i + 1), tokenizer) for i, row in enumerate(ROWS)]
+    pairs = [tokenize_pair(parse_pair(row, i + 1), tokenizer) for i, row in enumerate(rows)]
     # the same token ids as TRL's dataset preparation (EOS appended, the prompt boundary)
     dataset = trainer.train_dataset
     assert [(p.prompt_ids, p.chosen_ids, p.rejected_ids) for p in pairs] == [
