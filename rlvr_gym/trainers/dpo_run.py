@@ -150,7 +150,9 @@ def run_dpo(config: DPOConfig, log: Any = _print, stop_after: int | None = None)
     try:
         with DPOTrainer(config, run_dir, policy, ref, pairs, eval_pairs, task, resume_from) as trainer:
             completed = trainer.train(stop_after)
-            summary = _summary(trainer, completed, {"run_dir": str(run_dir), "data": config.data.path, "loss": config.dpo.loss.value})
+            extra = {"run_dir": str(run_dir), "data": config.data.path, "loss": config.dpo.loss.value}
+            extra["pairs_over_max_length"] = len(records) - len(pairs)  # dropped by data.max_length, counted
+            summary = _summary(trainer, completed, extra)
     finally:
         if task is not None:
             task.close()
