@@ -154,3 +154,11 @@ def test_cli_ctrl_c_saves_and_resume_finishes(tmp_path, tiny_model_dir, toy_file
     assert "held-out pairs after: accuracy" in resumed.stdout
     steps = [json.loads(line)["step"] for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
     assert steps == list(range(steps[-1] + 1)) and steps[-1] == (-(-step // 4) + 1) * 4
+
+
+def test_pairs_over_max_length_are_dropped_and_counted(tmp_path, tiny_model_dir, toy_file):
+    # "What is a + b?\n" is 15 bytes, "#### n" + EOS 7 (8 with two digits): 22 tokens unless a + b + 1 >= 10,
+    # i.e. (2, 7), (3, 6), (3, 7): three of the 32 pairs
+    result = run_dpo(_config(tmp_path, tiny_model_dir, toy_file, f"run_dir={tmp_path / 'r'}", "data.max_length=22", "dpo.epochs=1"), log=lambda _: None)
+    assert result.summary["pairs_over_max_length"] == 3 and result.summary["pairs"] == 29
+    assert result.summary["step"] == 4  # ceil(29 / 8)
