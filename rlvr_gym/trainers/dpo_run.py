@@ -6,8 +6,9 @@
   as a preference JSONL (``RUN_DIR/pairs.jsonl`` unless told) with ``pairs_summary.json`` beside it.
 - `run_iterative_dpo`: ``iterate.rounds`` rounds in ``RUN_DIR/round-K/``: pairs from the current policy,
   then DPO from it with the reference reset to it (``iterate.ref=reset``) or kept (``keep``). The run's own
-  ``metrics.jsonl`` holds one record per round (step K+1 after round K; step 0 before the first). A
-  resumed run skips finished rounds, reuses a round's pairs file and continues its DPO from its checkpoint.
+  ``metrics.jsonl`` holds one record per round (step K+1 after round K, with the round's mean loss, margin and
+  pair accuracy; step 0 before the first). A resumed run skips finished rounds, reuses a round's pairs file
+  and continues its DPO from its checkpoint.
 """
 
 from __future__ import annotations
@@ -237,7 +238,7 @@ def run_iterative_dpo(config: DPOConfig, log: Any = _print) -> DPORunResult:
             with DPOTrainer(config, round_dir, policy, ref, pairs, (), task, resume_from, initial_eval=accuracy) as trainer:
                 completed = trainer.train()
                 summary = _summary(trainer, completed, {"round": k, "pairs_file": str(pairs_file)})
-                last = _last_metrics(round_dir)
+                means = _round_means(round_dir)
             (round_dir / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
             if not completed:
                 break
@@ -249,7 +250,7 @@ def run_iterative_dpo(config: DPOConfig, log: Any = _print) -> DPORunResult:
                 **({"eval/accuracy": summary["accuracy_after"]} if summary["accuracy_after"] is not None else {}),
                 "pairs/count": float(len(pairs)),
                 "pairs/sample_accuracy": pair_counts["sample_accuracy"],
-                **{name: last[name] for name in ("loss/dpo", "rewards/margin", "rewards/accuracy") if name in last},
+                **means,
             })
             if summary["accuracy_after"] is not None:
                 log(f"round {k}: held-out accuracy {summary['accuracy_after']:.3f}")
@@ -275,7 +276,8 @@ def run_iterative_dpo(config: DPOConfig, log: Any = _print) -> DPORunResult:
     return DPORunResult(run_dir, summary["completed"], summary)
 
 
-def _last_metrics(run_dir: Path) -> dict[str, float]:
-    """The last training step's record of ``RUN_DIR/metrics.jsonl``."""
-    lines = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines() if line.strip()]
-    return next((r for r in reversed(lines) if "loss/dpo" in r), {})
+def _round_means(run_dir: Path) -> dict[str, float]:
+    """Loss, margin and pair accuracy of a round, averaged over its training steps (``RUN_DIR/metrics.jsonl``)."""
+    steps = [r for r in read_metrics(run_dir) if "loss/dpo" in r]
+    names = ("loss/dpo", "rewards/margin", "rewards/accuracy")
+    return {name: sum(r[name] for r in steps) / len(steps) for name in names} if steps else {}
