@@ -194,8 +194,8 @@ class DPOTrainer:
             stats.append(micro_stats)
             policy_logps.append(torch.stack([chosen.detach(), rejected.detach()], dim=1))
         # 4. update
+        lr = self.policy.lr  # the rate this update uses
         grad_norm = self.policy.step()
-        lr = self.policy.lr  # the next step's; this step's was set before it
         self.step += 1
         # 5. log
         metrics = _pair_metrics(stats)
