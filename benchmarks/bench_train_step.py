@@ -75,7 +75,7 @@ def bench_engine(engine: str, policy: Path, work: Path, steps: int) -> tuple[dic
         records = [trainer.train_step() for _ in range(steps)]
         phases = {name: statistics.median(r[name] for r in records[1:]) for name, _ in PHASES}
 
-        items = [trainer.train_items[i] for i in trainer.sampler.indices(0)]
+        items = [trainer.train_items[i] for i in trainer.collector.sampler.indices(0)]
         prompts = [trainer.prompt_text(item) for item in items]
         trainer.engine.generate(prompts, config.sampling)  # warm-up
         seconds, tokens = 0.0, 0

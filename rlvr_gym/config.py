@@ -29,7 +29,7 @@ T = TypeVar("T")
 
 
 class ConfigError(ValueError):
-    """A config value is missing, unknown or invalid; the message names the key: ``"ppo.clip_coef: must be > 0, got -1"``."""
+    """A config value is missing, unknown or invalid; the message names the key: ``"ppo.clip_coef: must lie in (0, 1), got -1.0"``."""
 
 
 def check(ok: bool, key: str, problem: str) -> None:

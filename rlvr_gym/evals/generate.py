@@ -44,7 +44,7 @@ __all__ = [
 ]
 
 def resolve_backend(backend: str | EngineKind) -> EngineKind:
-    """`EngineKind.HF` or `EngineKind.VLLM` (``auto`` picks vLLM when importable); a clear error otherwise."""
+    """`EngineKind.HF` or `EngineKind.VLLM` (``auto`` picks vLLM when importable with a CUDA GPU); a clear error otherwise."""
     try:
         kind = EngineKind(backend)
     except ValueError:

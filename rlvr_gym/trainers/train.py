@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import functools
 import json
+import logging
 import random
 import time
 from dataclasses import dataclass
@@ -80,9 +81,31 @@ def _starting_policy(config: TrainConfig, run_dir: Path, resume_from: Path | Non
 _print = functools.partial(print, flush=True)
 
 
+class _DropMessage(logging.Filter):
+    def __init__(self, prefix: str):
+        super().__init__()
+        self.prefix = prefix
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not str(record.msg).startswith(self.prefix)
+
+
+def quiet_libraries() -> None:
+    """Keep a run's console to its own progress bar: no transformers progress bars (loading and saving the
+    tiny model and every checkpoint), and not DeepSpeed's import-time "Setting accelerator to CPU" warning
+    (transformers imports DeepSpeed when it is installed, even for a run that does not use it)."""
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()
+    deepspeed_logger = logging.getLogger("DeepSpeed")
+    if not any(isinstance(f, _DropMessage) for f in deepspeed_logger.filters):
+        deepspeed_logger.addFilter(_DropMessage("Setting accelerator to CPU"))
+
+
 def run_training(config: TrainConfig, stop_after: int | None = None, log: Any = _print) -> RunResult:
     """Run ``config`` end to end (see the module docstring); ``stop_after`` caps this call's PPO steps."""
     started = time.perf_counter()
+    quiet_libraries()
     if config.num_threads is not None:
         torch.set_num_threads(config.num_threads)
     if config.run_dir is not None:
@@ -123,6 +146,7 @@ def run_training(config: TrainConfig, stop_after: int | None = None, log: Any = 
             "step": trainer.step,
             "total_steps": config.total_steps,
             "task": config.task.name,
+            "estimator": str(config.ppo.estimator),
             "rollout_engine": str(engine),
             "eval_size": len(trainer.eval_items),
             "accuracy_before": (trainer.initial_eval or {}).get("eval/accuracy"),

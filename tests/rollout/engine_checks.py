@@ -73,10 +73,35 @@ def printable_stop_strings(completions: Sequence[Any], count: int = 3) -> tuple[
             break
     return tuple(found)
 
-def max_logprob_gap(model: torch.nn.Module, completions: Sequence[Any], pad_token_id: int) -> float:
-    """Largest ``|engine logprob - model's recomputed logprob|`` over every response token of ``completions``
-    (the trainer's `forward_logprobs` at temperature 1, which is what the engines report)."""
+def max_logprob_gap(
+    model: torch.nn.Module, completions: Sequence[Any], pad_token_id: int, temperature: float = 1.0, top_k: int = 0
+) -> float:
+    """Largest ``|engine logprob - model's recomputed logprob|`` over every response token of ``completions``.
+
+    The reference is the trainer's `forward_logprobs` at ``temperature`` (what the engines report when
+    ``top_k == 0`` and ``top_p == 1``); with ``top_k`` it is renormalised over the ``top_k`` most likely
+    tokens by hand: ``lp[token] - logsumexp(top_k largest lp)``."""
     batch = collate_completions(completions, pad_token_id)
     with torch.no_grad():
-        recomputed = forward_logprobs(model, batch)  # (B, T), 0 off the response
+        recomputed = forward_logprobs(model, batch, temperature)  # (B, T), 0 off the response
+        if top_k:
+            logits = model(input_ids=batch.input_ids, attention_mask=batch.attention_mask).logits.float() / temperature
+            kept = torch.log_softmax(logits, dim=-1).topk(top_k, dim=-1).values.logsumexp(dim=-1)  # (B, T) mass kept
+            recomputed = (recomputed - torch.nn.functional.pad(kept[:, :-1], (1, 0))) * batch.response_mask
     return (recomputed - batch.engine_logprobs).abs().max().item()
+
+
+def assert_n_samples_per_prompt(engine: Any, prompts: Sequence[Any], n: int, max_new_tokens: int = 16) -> list[Any]:
+    """``SamplingConfig.n``: ``n`` well-formed completions per prompt, the ``n`` of a prompt consecutive and not all
+    alike; seeded, the same call gives the same completions. Returns them."""
+    from rlvr_gym.rollout import SamplingConfig
+
+    sampling = SamplingConfig(max_new_tokens=max_new_tokens, temperature=1.0, seed=11, n=n)
+    completions = engine.generate(prompts, sampling)
+    repeated = [p for p in prompts for _ in range(n)]
+    assert_well_formed(engine, repeated, completions, max_new_tokens)
+    for i in range(len(prompts)):
+        group = completions[i * n : (i + 1) * n]
+        assert len({c.token_ids for c in group}) > 1, f"prompt {i}: its {n} samples are all the same"
+    assert engine.generate(prompts, sampling) == completions
+    return completions

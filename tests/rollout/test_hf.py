@@ -20,6 +20,7 @@ from rlvr_gym.rollout import (  # noqa: E402
 )
 from rlvr_gym.rollout.hf import sample_tokens  # noqa: E402
 from tests.rollout.engine_checks import (  # noqa: E402
+    assert_n_samples_per_prompt,
     assert_stopped_like_the_reference,
     assert_well_formed,
     max_logprob_gap,
@@ -63,15 +64,30 @@ def test_logprobs_equal_a_recomputed_forward_pass(engine):
     assert diff < LOGPROB_TOL, f"max |engine - recomputed| = {diff:.2e}"
 
 
-def test_logprobs_are_at_temperature_1_whatever_the_sampling_temperature(engine):
-    sampling = SamplingConfig(max_new_tokens=16, temperature=0.7, top_k=20, top_p=0.9, seed=3)
-    completions = engine.generate(PROMPTS, sampling)
-    assert max_logprob_gap(engine.model, completions, engine.pad_id) < LOGPROB_TOL  # recomputed at temperature 1
+def test_logprobs_are_those_of_the_distribution_drawn_from(engine):
+    # temperature 0.7: the trainer's forward at 0.7; with top_k 20 also renormalised over the 20 kept tokens
+    for top_k in (0, 20):
+        sampling = SamplingConfig(max_new_tokens=16, temperature=0.7, top_k=top_k, seed=3)
+        completions = engine.generate(PROMPTS, sampling)
+        assert max_logprob_gap(engine.model, completions, engine.pad_id, temperature=0.7, top_k=top_k) < LOGPROB_TOL
+
+
+def test_n_samples_per_prompt_share_one_prefill_and_equal_repeated_prompts(engine):
+    assert_n_samples_per_prompt(engine, PROMPTS, n=3)  # chunks of one prompt (3 rows of the 4 allowed)
+    # one chunk each: the KV cache repeated after one prefill gives what prefilling each copy of the prompt gives
+    engine = HFEngine(engine.model, engine.tokenizer, HFEngineConfig(max_batch_size=64))
+    completions = engine.generate(PROMPTS, SamplingConfig(max_new_tokens=16, temperature=1.0, seed=11, n=3))
+    repeated = engine.generate([p for p in PROMPTS for _ in range(3)], SamplingConfig(max_new_tokens=16, temperature=1.0, seed=11))
+    assert [c.token_ids for c in completions] == [c.token_ids for c in repeated]
+    for a, b in zip(completions, repeated):
+        assert a.logprobs == pytest.approx(b.logprobs, abs=1e-5)
 
 
 def test_greedy_takes_the_argmax_and_top_k_1_is_greedy(engine):
     greedy = engine.generate(PROMPTS, SamplingConfig(max_new_tokens=8, temperature=0.0, seed=None))
-    assert engine.generate(PROMPTS, SamplingConfig(max_new_tokens=8, top_k=1, seed=5)) == greedy
+    top_1 = engine.generate(PROMPTS, SamplingConfig(max_new_tokens=8, top_k=1, seed=5))
+    assert [c.token_ids for c in top_1] == [c.token_ids for c in greedy]
+    assert all(lp == 0.0 for c in top_1 for lp in c.logprobs)  # drawn from one token: probability 1
     for c in greedy:
         ids = torch.tensor([list(c.prompt_token_ids) + list(c.token_ids)])
         with torch.no_grad():
@@ -144,7 +160,7 @@ def test_load_weights_changes_what_is_sampled(engine, tiny_model_dir):
 def test_sample_tokens_top_p_keeps_the_nucleus():
     logits = torch.log(torch.tensor([[0.5, 0.3, 0.15, 0.05]]))
     generator = torch.Generator().manual_seed(0)
-    draws = {int(sample_tokens(logits, SamplingConfig(top_p=0.7), generator)) for _ in range(200)}
+    draws = {int(sample_tokens(logits, SamplingConfig(top_p=0.7), generator)[0]) for _ in range(200)}
     assert draws == {0, 1}  # 0.5 < 0.7 needs the 0.3 too; 0.15 and 0.05 never
 
 

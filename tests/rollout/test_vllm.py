@@ -24,6 +24,7 @@ from rlvr_gym.rollout import (  # noqa: E402
 )
 from rlvr_gym.trainers.logprobs import collate_completions, forward_logprobs  # noqa: E402
 from tests.rollout.engine_checks import (  # noqa: E402
+    assert_n_samples_per_prompt,
     assert_stopped_like_the_reference,
     assert_well_formed,
     max_logprob_gap,
@@ -90,9 +91,16 @@ def test_logprobs_match_the_trainers_forward_pass(engine, policy):
     assert diff < LOGPROB_TOL
 
 
-def test_logprobs_are_raw_even_with_temperature_and_filters(engine, policy):
-    sampling = SamplingConfig(max_new_tokens=24, temperature=0.7, top_k=20, top_p=0.9, seed=4)
-    assert max_logprob_diff(engine, policy, engine.generate(PROMPTS, sampling)) < LOGPROB_TOL
+def test_logprobs_are_those_of_the_distribution_drawn_from(engine, policy):
+    # temperature 0.7: the trainer's forward at 0.7; with top_k 20 also renormalised over the 20 kept tokens
+    for top_k in (0, 20):
+        sampling = SamplingConfig(max_new_tokens=24, temperature=0.7, top_k=top_k, seed=4)
+        completions = engine.generate(PROMPTS, sampling)
+        assert max_logprob_gap(policy, completions, engine.tokenizer.pad_token_id or 0, 0.7, top_k) < LOGPROB_TOL
+
+
+def test_n_samples_per_prompt(engine):
+    assert_n_samples_per_prompt(engine, PROMPTS, n=3)
 
 
 def optimizer_step(model, completions, pad_token_id: int) -> None:

@@ -114,7 +114,7 @@ def test_cli_rejects_a_bad_value_fast_before_any_model(tmp_path):
     )
     elapsed = time.perf_counter() - started
     assert proc.returncode == 2, proc.stderr
-    assert "ppo.clip_coef" in proc.stderr and "must be > 0" in proc.stderr
+    assert "ppo.clip_coef" in proc.stderr and "must lie in (0, 1), got -1.0" in proc.stderr
     assert not run_dir.exists(), "nothing may be written before the config is valid"
     assert elapsed < 20, f"config errors must come before any model loads (took {elapsed:.1f} s)"
 

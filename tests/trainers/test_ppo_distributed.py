@@ -146,6 +146,27 @@ def test_two_process_zero3_with_an_ema_reference(tmp_path, tiny_model_dir):
     assert _max_diff(single_ref, start) > 1e-3  # the reference did move
 
 
+def test_two_process_grpo_trains_what_one_process_does(tmp_path, tiny_model_dir):
+    """Groups stay on one process; the KL loss term, truncated IS and the sequence-mean aggregation take their
+    denominators (rows) over both processes; the old logprobs come from the update's own forward (on-policy)."""
+    grpo = (
+        "total_steps=3",
+        "ppo.estimator=grpo",
+        "ppo.group_size=2",
+        "ppo.rollout_batch_size=4",
+        "ppo.loss_aggregation=seq_mean_token_mean",
+        "ppo.kl_mode=loss",
+        "ppo.kl_estimator=k3",
+        "ppo.tis=token",
+    )
+    single = _train(1, tmp_path / "single", tiny_model_dir, *grpo)
+    dual = _train(2, tmp_path / "dual", tiny_model_dir, *grpo, "strategy.distributed=zero2")
+    _assert_same_training(tmp_path / "single", tmp_path / "dual", single, dual)
+    assert not (_final_checkpoint(tmp_path / "dual") / "value_model").exists()
+    for a, b in zip(single[1:], dual[1:]):
+        assert a["loss/kl"] == pytest.approx(b["loss/kl"], abs=1e-6)
+
+
 def _worker_pid(launcher_pid: int, rank: int) -> int | None:
     """The launcher's child process with ``RANK=rank`` in its environment."""
     for entry in Path("/proc").iterdir():

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from ..config import KLEstimator, TISLevel
+from ..choices import KLEstimator, TISLevel
 from .ppo import kl_penalty, masked_mean
 
 __all__ = ["LogprobMismatch", "TISStats", "logprob_mismatch", "truncated_is_weights"]

@@ -30,11 +30,13 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from ..config import AdvantageEstimator
-from .ppo import per_token_rewards
+from ..choices import AdvantageEstimator
+from .ppo import gae, masked_whiten, per_token_rewards
 
 __all__ = [
+    "Advantages",
     "GroupFilter",
+    "estimate_advantages",
     "as_groups",
     "dr_grpo_advantages",
     "group_advantages",
@@ -210,3 +212,62 @@ def groups_with_signal(scores: Tensor, group_size: int | None = None) -> GroupFi
     keep = groups.amax(dim=1) > groups.amin(dim=1)  # (P,)
     rows = keep.repeat_interleave(groups.shape[1])  # (B,)
     return GroupFilter(keep=keep, rows=rows, dropped_share=float((~keep).sum()) / keep.numel())
+
+
+# --------------------------------------------------------------------------- one call for the training loop
+
+
+@dataclass(frozen=True)
+class Advantages:
+    """What step 4 of the training loop hands to the update; ``# (B, T)`` each, zero off the response."""
+
+    advantages: Tensor
+    """Per-token advantages of the policy loss."""
+    returns: Tensor
+    """gae: the value model's targets; reinforce_pp: the returns to go; group estimators: the raw (unwhitened)
+    advantages. ``returns - values`` is the raw advantage in every case (``values`` 0 without a critic)."""
+    rewards: Tensor
+    """The per-token reward: ``-kl_coef * KL`` per token (when the KL is in the reward) plus the score on the last."""
+
+
+def estimate_advantages(
+    estimator: AdvantageEstimator,
+    scores: Tensor,
+    kl: Tensor,
+    kl_coef: float,
+    mask: Tensor,
+    *,
+    values: Tensor | None = None,
+    group_size: int = 1,
+    gamma: float = 1.0,
+    gae_lambda: float = 0.95,
+    whiten: bool = True,
+    all_reduce_sum: Callable[[Tensor], Tensor] = _local_sum,
+) -> Advantages:
+    """The advantages of ``estimator`` for a batch: sequence ``scores`` ``# (B,)``, per-token ``kl`` and ``mask``
+    ``# (B, T)``; ``kl_coef`` 0 keeps the KL out of the reward (`KLMode.LOSS`, or no reference).
+
+    - ``gae``: Ziegler et al.'s per-token reward, GAE with ``values`` ``# (B, T)``, whitened over the batch if ``whiten``;
+    - ``reinforce_pp``: `reinforce_pp_advantages` (always whitened);
+    - ``grpo``, ``dr_grpo``, ``rloo``: the group estimator of ``score - kl_coef * sum_t KL_t`` (veRL's outcome
+      estimators take the token-level reward's sum the same way), spread over each response's tokens.
+
+    ``all_reduce_sum`` sums over processes for the whole-batch statistics (gae's whitening, reinforce_pp); groups
+    never span processes, so the group estimators need none.
+    """
+    estimator = AdvantageEstimator(estimator)
+    m = mask.to(kl.dtype)  # (B, T)
+    rewards = per_token_rewards(scores, kl, kl_coef, m)  # (B, T)
+    if estimator is AdvantageEstimator.GAE:
+        if values is None:
+            raise ValueError("estimator gae needs the value model's values")
+        advantages, returns = gae(rewards, values, m, gamma, gae_lambda)  # (B, T) each
+        if whiten:
+            advantages = masked_whiten(advantages, m, all_reduce_sum=all_reduce_sum)
+        return Advantages(advantages, returns, rewards)
+    if estimator is AdvantageEstimator.REINFORCE_PP:
+        advantages, returns = reinforce_pp_advantages(scores, kl, kl_coef, m, gamma, all_reduce_sum)
+        return Advantages(advantages, returns, rewards)
+    sequence = scores.to(kl.dtype) - kl_coef * (kl * m).sum(dim=1)  # (B,)
+    advantages = to_token_advantages(group_advantages(sequence, estimator, group_size), m)  # (B, T)
+    return Advantages(advantages, advantages, rewards)

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from ..config import KLEstimator, LossAggregation
+from ..choices import KLEstimator, LossAggregation
 from .ppo import PolicyLossStats, kl_penalty, masked_mean
 
 __all__ = ["ClippedPolicyLossStats", "aggregate_loss", "clipped_policy_loss", "kl_loss"]

@@ -25,7 +25,8 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from ..config import KLControl, KLControlConfig, KLEstimator, MissingEOSPenalty
+from ..choices import KLControl, KLEstimator, MissingEOSPenalty
+from ..config import KLControlConfig
 
 __all__ = [
     "PolicyLossStats",

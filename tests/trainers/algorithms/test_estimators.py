@@ -256,3 +256,43 @@ def test_groups_with_signal_on_a_grid_of_threes():
     assert result.keep.tolist() == [True, False]
     assert result.rows.tolist() == [True, True, True, False, False, False]
     assert result.dropped_share == 0.5
+
+
+# --- estimate_advantages: the loop's one dispatch, by hand on a batch of two groups of two
+# scores [10, 0 | 0, 0], masks: rows of 2, 1, 2, 2 response tokens; k1 KL per token 0.1 everywhere, coef 0.5
+#   KL in the reward: each row loses 0.5 * 0.1 * tokens: [0.1, 0.05, 0.1, 0.1]
+#   sequence rewards [9.9, -0.05 | -0.1, -0.1]
+#   dr_grpo: group 1 mean 4.925 -> [4.975, -4.975]; group 2 mean -0.1 -> [0, 0]
+#   rloo (n = 2: r - the other one): [9.95, -9.95 | 0, 0]
+ESTIMATE_MASK = [[1, 1, 0], [1, 0, 0], [1, 1, 0], [1, 1, 0]]
+
+
+@pytest.mark.parametrize(
+    "estimator, expected",
+    [
+        (AdvantageEstimator.DR_GRPO, [4.975, -4.975, 0.0, 0.0]),
+        (AdvantageEstimator.RLOO, [9.95, -9.95, 0.0, 0.0]),
+    ],
+)
+def test_estimate_advantages_puts_the_summed_kl_in_the_sequence_reward(estimator, expected):
+    from rlvr_gym.trainers.algorithms.estimators import estimate_advantages
+
+    mask = t(ESTIMATE_MASK)
+    kl = torch.full((4, 3), 0.1) * mask
+    out = estimate_advantages(estimator, t([10, 0, 0, 0]), kl, 0.5, mask, group_size=2)
+    close(out.advantages, t(expected)[:, None] * mask)  # the sequence advantage on each response token
+    close(out.returns, out.advantages)
+    # the per-token reward: -0.05 per token, plus the score on the last token
+    close(out.rewards, t([[-0.05, 9.95, 0], [-0.05, 0, 0], [-0.05, -0.05, 0], [-0.05, -0.05, 0]]))
+
+
+def test_estimate_advantages_without_kl_is_the_group_estimator_and_gae_needs_values():
+    from rlvr_gym.trainers.algorithms.estimators import estimate_advantages
+
+    mask = t(ESTIMATE_MASK)
+    out = estimate_advantages(AdvantageEstimator.GRPO, t([10, 0, 0, 10]), torch.zeros(4, 3), 0.0, mask, group_size=2)
+    # groups [10, 0] and [0, 10]: mean 5, unbiased std 5 * sqrt(2): advantages +-1/sqrt(2)
+    a = 5 / (5 * math.sqrt(2) + GRPO_EPS)
+    close(out.advantages, t([a, -a, -a, a])[:, None] * mask)
+    with pytest.raises(ValueError, match="gae needs the value model"):
+        estimate_advantages(AdvantageEstimator.GAE, t([1, 0, 0, 1]), torch.zeros(4, 3), 0.0, mask)
