@@ -169,6 +169,8 @@ class PairsConfig:
         check(k >= 2, "samples_per_prompt", f"must be >= 2 (a pair needs two responses), got {k}")
         check(self.pairs_per_prompt >= 1, "pairs_per_prompt", f"must be >= 1, got {self.pairs_per_prompt}")
         check(self.sampling.temperature > 0, "sampling.temperature", "K samples of one prompt need temperature > 0, got 0 (greedy)")
+        n = self.sampling.n
+        check(n == 1, "sampling.n", f"set pairs.samples_per_prompt (K) instead; the engine is asked for n = K, got {n}")
 
 
 @dataclass(frozen=True)
@@ -207,7 +209,7 @@ class DPOLogConfig:
 
 
 def _default_rollout() -> RolloutConfig:
-    return RolloutConfig(engine=EngineKind.HF, hf=HFEngineConfig(num_threads=None, max_batch_size=512))
+    return RolloutConfig(engine=EngineKind.AUTO, hf=HFEngineConfig(num_threads=None, max_batch_size=512))
 
 
 @dataclass(frozen=True)
@@ -239,7 +241,7 @@ class DPOConfig:
     iterate: IterateConfig = field(default_factory=IterateConfig)
     """Rounds and the reference of ``iterate-dpo``."""
     rollout: RolloutConfig = field(default_factory=_default_rollout)
-    """The engine that samples pairs and answers held-out prompts (hf; vllm on GPUs)."""
+    """The engine that samples pairs and answers held-out prompts (``auto``: vLLM with a CUDA GPU, else HF)."""
     verify: VerifyConfig = field(default_factory=VerifyConfig)
     """The verifier pool that labels pairs and scores held-out answers."""
     eval: EvalConfig = field(default_factory=EvalConfig)

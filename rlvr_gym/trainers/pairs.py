@@ -205,12 +205,14 @@ def sample_pairs(
     config: PairsConfig,
     seed: int | None,
 ) -> tuple[list[dict[str, Any]], LabelCounts]:
-    """K responses per item through ``engine`` (one call, item-major), verified in ``pool``, labelled into records."""
+    """K responses per item through ``engine`` (one call, ``n = K``: each prompt prefilled once; item-major),
+    verified in ``pool``, labelled into records."""
     k = config.samples_per_prompt
     shown = [format_prompt(spec, item, prompt_format, tokenizer) for item in items]
-    prompts = [text for text, _ in shown for _ in range(k)]
-    sampling: SamplingConfig = dataclasses.replace(config.sampling, seed=seed)
-    completions = engine.generate(prompts, sampling)
+    sampling: SamplingConfig = dataclasses.replace(config.sampling, seed=seed, n=k)
+    completions = engine.generate([text for text, _ in shown], sampling)
+    if len(completions) != len(items) * k:
+        raise RuntimeError(f"sample_pairs: the engine returned {len(completions)} completions for {len(items)} prompts x {k}")
     result = pool.verify(verifier, [(c.text, items[i // k].ground_truth) for i, c in enumerate(completions)])
     records: list[dict[str, Any]] = []
     counts = LabelCounts()

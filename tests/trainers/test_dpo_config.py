@@ -50,6 +50,7 @@ def test_overrides_and_enums(tmp_path):
         # --- pairs and rounds
         ("pairs", "pairs.samples_per_prompt=1", "pairs.samples_per_prompt"),
         ("pairs", "pairs.sampling.temperature=0", "pairs.sampling.temperature"),
+        ("pairs", "pairs.sampling.n=4", "pairs.sampling.n"),
         ("pairs", "pairs.filters.max_length_ratio=0.5", "pairs.filters.max_length_ratio"),
         ("iterate-dpo", "iterate.rounds=0", "iterate.rounds"),
         ("iterate-dpo", "iterate.ref=ema", "iterate.ref"),
