@@ -11,6 +11,8 @@ import json
 import sys
 from typing import Any, Sequence, TextIO
 
+from .cli_dpo import add_dpo_parsers
+
 __all__ = ["main"]
 
 
@@ -411,6 +413,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     train.add_argument("--print-config", action="store_true", help="print the validated config as YAML and exit")
     train.set_defaults(func=cmd_train)
+
+    add_dpo_parsers(sub)
 
     models = sub.add_parser(
         "models",

@@ -10,6 +10,8 @@ nothing heavy; the config modules (``config``, ``strategies.config``) import no 
 - ``stop``: Ctrl-C and SIGTERM over one or several processes (`StopVote`);
 - ``config``: `TrainConfig` and its sections (frozen dataclasses), ``configs/default.yaml``;
 - ``train``: ``rlvr-gym train`` end to end (SFT start, PPO, held-out accuracy, ``summary.json``);
+- DPO: ``dpo_config`` (`DPOConfig`, ``configs/dpo.yaml``), ``preference_data`` (the JSONL), ``pairs`` (verifier-labelled
+  pairs), ``task_engine`` (engine + verifier pool over a task), ``dpo`` (`DPOTrainer`), ``dpo_run`` (the three commands);
 - ``logprobs``, ``models``, ``value_model``, ``sampler``, ``checkpoint``, ``tracking``, ``plot``, ``sft``, ``tiny``: the parts.
 
 Rollout engines live beside this package, in `rlvr_gym.rollout`.

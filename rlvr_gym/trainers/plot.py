@@ -6,7 +6,7 @@ from pathlib import Path
 
 from .tracking import read_metrics
 
-__all__ = ["PANELS", "plot_run"]
+__all__ = ["DPO_PANELS", "PANELS", "plot_run"]
 
 PANELS: tuple[tuple[str, str], ...] = (
     ("rewards/mean", "reward (sequence score)"),
@@ -14,11 +14,20 @@ PANELS: tuple[tuple[str, str], ...] = (
     ("response/length", "response length (tokens)"),
     ("eval/accuracy", "held-out accuracy (greedy)"),
 )
-"""Metric and title of each panel, left to right, top to bottom."""
+"""Metric and title of each panel of a PPO run, left to right, top to bottom."""
+
+DPO_PANELS: tuple[tuple[str, str], ...] = (
+    ("loss/dpo", "DPO loss"),
+    ("rewards/margin", "implicit reward margin (chosen - rejected)"),
+    ("rewards/accuracy", "pair accuracy (chosen reward > rejected)"),
+    ("eval/accuracy", "held-out accuracy (greedy)"),
+)
+"""The panels of a DPO run (chosen when its metrics hold ``loss/dpo`` or ``rewards/margin``)."""
 
 
 def plot_run(run_dir: str | Path, out: str | Path | None = None) -> Path:
-    """Render `PANELS` from ``RUN_DIR/metrics.jsonl`` to ``out`` (default ``RUN_DIR/curves.png``); returns the path."""
+    """Render `PANELS` (a DPO run: `DPO_PANELS`) from ``RUN_DIR/metrics.jsonl`` to ``out`` (default
+    ``RUN_DIR/curves.png``); returns the path."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -30,7 +39,8 @@ def plot_run(run_dir: str | Path, out: str | Path | None = None) -> Path:
         raise ValueError(f"{run_dir / 'metrics.jsonl'} holds no records yet")
     out = Path(out) if out is not None else run_dir / "curves.png"
     fig, axes = plt.subplots(2, 2, figsize=(10, 7), constrained_layout=True)
-    for ax, (name, title) in zip(axes.flat, PANELS):
+    dpo = any("loss/dpo" in r or "rewards/margin" in r for r in records)
+    for ax, (name, title) in zip(axes.flat, DPO_PANELS if dpo else PANELS):
         points = [(r["step"], r[name]) for r in records if r.get(name) is not None]
         if points:
             steps, values = zip(*points)

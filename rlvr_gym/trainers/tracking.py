@@ -14,7 +14,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
-__all__ = ["METRICS_FILE", "MetricsLogger", "ProcessMetrics", "ProgressBar", "merge_process_metrics", "read_metrics", "truncate_after"]
+__all__ = [
+    "METRICS_FILE",
+    "PPO_BAR_FIELDS",
+    "MetricsLogger",
+    "ProcessMetrics",
+    "ProgressBar",
+    "merge_process_metrics",
+    "read_metrics",
+    "truncate_after",
+]
 
 METRICS_FILE = "metrics.jsonl"
 
@@ -104,25 +113,32 @@ class MetricsLogger:
             self._wandb.finish()
 
 
-class ProgressBar:
-    """tqdm over steps with the live reward, KL and response length (a no-op when disabled)."""
+PPO_BAR_FIELDS: tuple[tuple[str, str, str], ...] = (
+    ("reward", "rewards/mean", ".2f"),
+    ("acc", "verifier/correct", ".2f"),
+    ("kl", "kl/ref", ".3f"),
+    ("len", "response/length", ".1f"),
+)
+"""``(label, metric, format)`` of each live value of PPO's bar."""
 
-    def __init__(self, enabled: bool, total: int, initial: int):
+
+class ProgressBar:
+    """tqdm over steps with live metrics (PPO's: reward, KL, response length; a no-op when disabled)."""
+
+    def __init__(
+        self, enabled: bool, total: int, initial: int, desc: str = "ppo", fields: Sequence[tuple[str, str, str]] = PPO_BAR_FIELDS
+    ):
         self._bar = None
+        self._fields = tuple(fields)
         if enabled:
             from tqdm.auto import tqdm
 
-            self._bar = tqdm(total=total, initial=initial, desc="ppo", unit="step", dynamic_ncols=True)
+            self._bar = tqdm(total=total, initial=initial, desc=desc, unit="step", dynamic_ncols=True)
 
     def update(self, metrics: Mapping[str, float]) -> None:
         if self._bar is None:
             return
-        postfix = {
-            "reward": f"{metrics.get('rewards/mean', float('nan')):.2f}",
-            "acc": f"{metrics.get('verifier/correct', float('nan')):.2f}",
-            "kl": f"{metrics.get('kl/ref', float('nan')):.3f}",
-            "len": f"{metrics.get('response/length', float('nan')):.1f}",
-        }
+        postfix = {label: format(metrics.get(name, float("nan")), fmt) for label, name, fmt in self._fields}
         if "eval/accuracy" in metrics:
             postfix["eval"] = f"{metrics['eval/accuracy']:.3f}"
         self._bar.set_postfix(postfix, refresh=False)

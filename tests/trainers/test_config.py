@@ -52,7 +52,14 @@ def test_yaml_and_overrides(tmp_path):
         ("ppo.kl.init_kl_coef=-0.1", "ppo.kl.init_kl_coef"),
         ("ppo.kl.kind=adaptive", None),  # valid: the defaults of target and horizon are > 0
         ("ppo.kl.target=0", None),  # valid while the control is fixed
-        ("ppo.rollout_batch_size=1", "ppo.rollout_batch_size"),
+        ("ppo.rollout_batch_size=0", "ppo.rollout_batch_size"),
+        ("ppo.group_size=1", "ppo.group_size"),  # grpo, the default, needs two samples per prompt
+        ("ppo.estimator=ppo", "ppo.estimator"),
+        ("ppo.loss_aggregation=sum", "ppo.loss_aggregation"),
+        ("ppo.clip_coef_high=-0.1", "ppo.clip_coef_high"),
+        ("ppo.tis_cap=1", "ppo.tis_cap"),
+        ("ppo.dynamic_sampling_max_rounds=0", "ppo.dynamic_sampling_max_rounds"),
+        ("task.rewards={correct: 1, style: 1}", "task.rewards.style"),  # no such verifier
         ("ppo.missing_eos=drop", "ppo.missing_eos"),
         ("ppo.ref_ema_decay=2", "ppo.ref_ema_decay"),
         ("optim.lr=0", "optim.lr"),

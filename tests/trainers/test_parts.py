@@ -23,6 +23,7 @@ from rlvr_gym.trainers.logprobs import SequenceBatch, take_rows  # noqa: E402
 from rlvr_gym.trainers.sampler import PromptSampler  # noqa: E402
 from rlvr_gym.trainers.stop import StepAbandoned, StopVote  # noqa: E402
 from rlvr_gym.trainers.tracking import ProcessMetrics, merge_process_metrics  # noqa: E402
+from tests.trainers.presets import PPO_WITH_CRITIC  # noqa: E402
 
 # --------------------------------------------------------------------------- PromptSampler
 
@@ -82,7 +83,7 @@ def test_take_rows_keeps_the_rows_and_drops_all_padding_columns():
 
 
 def _sizes(rollout: int, mini: int, micro: int) -> TrainConfig:
-    return load_train_config(None, [f"ppo.rollout_batch_size={rollout}", f"ppo.mini_batch_size={mini}", f"ppo.micro_batch_size={micro}"])
+    return load_train_config(None, [*PPO_WITH_CRITIC, f"ppo.rollout_batch_size={rollout}", f"ppo.mini_batch_size={mini}", f"ppo.micro_batch_size={micro}"])
 
 
 def test_world_size_that_splits_every_batch_is_accepted():

@@ -26,6 +26,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.trainers.presets import PPO_WITH_CRITIC
+
 torch = pytest.importorskip("torch")
 pytest.importorskip("transformers")
 pytestmark = [
@@ -38,6 +40,7 @@ pytestmark = [
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
 ONE_UPDATE_PER_STEP = (
+    *PPO_WITH_CRITIC,
     "task.source_options.digits=1",
     "ppo.rollout_batch_size=8",
     "ppo.mini_batch_size=8",

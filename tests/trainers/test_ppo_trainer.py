@@ -19,6 +19,7 @@ from rlvr_gym.trainers.config import MissingEOSPenalty, TrainConfig, load_train_
 from rlvr_gym.trainers.ppo import PPOTrainer  # noqa: E402
 from rlvr_gym.trainers.tracking import read_metrics  # noqa: E402
 from rlvr_gym.trainers.train import run_training  # noqa: E402
+from tests.trainers.presets import PPO_WITH_CRITIC  # noqa: E402
 
 
 def silent(*args: object) -> None:
@@ -31,6 +32,7 @@ def tiny_config(run_dir: Path, model_dir: Path, *overrides: str) -> TrainConfig:
         [
             f"run_dir={run_dir}",
             f"model.path={model_dir}",
+            *PPO_WITH_CRITIC,
             "total_steps=4",
             "task.source_options.digits=1",
             "ppo.rollout_batch_size=8",

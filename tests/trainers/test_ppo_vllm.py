@@ -18,6 +18,7 @@ pytest.importorskip("torch")
 from rlvr_gym.trainers.config import load_train_config  # noqa: E402
 from rlvr_gym.trainers.tracking import read_metrics  # noqa: E402
 from rlvr_gym.trainers.train import run_training  # noqa: E402
+from tests.trainers.presets import PPO_WITH_CRITIC  # noqa: E402
 
 pytestmark = pytest.mark.slow
 
@@ -28,6 +29,7 @@ def test_ppo_through_vllm_syncs_weights_every_step(tmp_path, tiny_model_dir):
         [
             f"run_dir={tmp_path / 'run'}",
             f"model.path={tiny_model_dir}",
+            *PPO_WITH_CRITIC,
             "total_steps=3",
             "task.source_options.digits=1",
             "ppo.rollout_batch_size=16",
