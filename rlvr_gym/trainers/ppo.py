@@ -484,7 +484,7 @@ class PPOTrainer:
         SIGINT raises `KeyboardInterrupt` at once (see `StopVote`).
         """
         cfg = self.config
-        self.bar = ProgressBar(cfg.log.progress_bar and self.strategy.is_main, cfg.total_steps, self.step)
+        self.bar = ProgressBar(cfg.log.progress_bar and self.strategy.is_main, cfg.total_steps, self.step, desc=str(cfg.ppo.estimator))
         saved_step = -1
         steps_run = 0
         try:

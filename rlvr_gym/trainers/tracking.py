@@ -119,7 +119,8 @@ PPO_BAR_FIELDS: tuple[tuple[str, str, str], ...] = (
     ("kl", "kl/ref", ".3f"),
     ("len", "response/length", ".1f"),
 )
-"""``(label, metric, format)`` of each live value of PPO's bar."""
+"""``(label, metric, format)`` of each live value of the training bar (a metric the step did not log is left out:
+no ``kl`` without a reference)."""
 
 
 class ProgressBar:
@@ -138,7 +139,7 @@ class ProgressBar:
     def update(self, metrics: Mapping[str, float]) -> None:
         if self._bar is None:
             return
-        postfix = {label: format(metrics.get(name, float("nan")), fmt) for label, name, fmt in self._fields}
+        postfix = {label: format(metrics[name], fmt) for label, name, fmt in self._fields if name in metrics}
         if "eval/accuracy" in metrics:
             postfix["eval"] = f"{metrics['eval/accuracy']:.3f}"
         self._bar.set_postfix(postfix, refresh=False)
