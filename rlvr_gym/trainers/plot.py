@@ -16,6 +16,9 @@ PANELS: tuple[tuple[str, str], ...] = (
 )
 """Metric and title of each panel of a PPO run, left to right, top to bottom."""
 
+NO_REFERENCE_PANEL = ("policy/approx_kl", "approx. KL(old || new) per update (no reference: beta 0)")
+"""Replaces the KL panel when a run has no reference model (``kl/ref`` never logged)."""
+
 DPO_PANELS: tuple[tuple[str, str], ...] = (
     ("loss/dpo", "DPO loss"),
     ("rewards/margin", "implicit reward margin (chosen - rejected)"),
@@ -40,7 +43,10 @@ def plot_run(run_dir: str | Path, out: str | Path | None = None) -> Path:
     out = Path(out) if out is not None else run_dir / "curves.png"
     fig, axes = plt.subplots(2, 2, figsize=(10, 7), constrained_layout=True)
     dpo = any("loss/dpo" in r or "rewards/margin" in r for r in records)
-    for ax, (name, title) in zip(axes.flat, DPO_PANELS if dpo else PANELS):
+    panels = DPO_PANELS if dpo else PANELS
+    if not dpo and not any("kl/ref" in r for r in records):
+        panels = tuple(NO_REFERENCE_PANEL if name == "kl/ref" else (name, title) for name, title in panels)
+    for ax, (name, title) in zip(axes.flat, panels):
         points = [(r["step"], r[name]) for r in records if r.get(name) is not None]
         if points:
             steps, values = zip(*points)
