@@ -24,13 +24,12 @@ import torch
 import yaml
 
 from ..config import to_dict
-from ..envs import get_task, load_items
 from .checkpoint import latest_checkpoint, load_trainer_state, resolve_resume
 from .dpo import DPOTrainer
 from .dpo_config import DPOConfig, RefReset
 from .models import load_causal_lm, load_tokenizer
 from .preference_data import PreferencePair, TokenizedPair, read_preferences, tokenize_pair, write_preferences
-from .sft import build_sft_checkpoint
+from .sft import model_or_sft
 from .task_engine import TaskEngine
 from .tracking import MetricsLogger, read_metrics
 from .train import seed_everything
@@ -71,16 +70,7 @@ def _setup(config: DPOConfig, prefix: str, run_dir: Path | None = None) -> Path:
 
 def starting_policy(config: DPOConfig, run_dir: Path, log: Any = _print) -> Path:
     """``model.path``, or the embedded default's SFT checkpoint ``RUN_DIR/sft`` (built once, then reused)."""
-    if config.model.path is not None:
-        return Path(config.model.path)
-    sft_dir = run_dir / "sft"
-    if (sft_dir / "config.json").is_file():
-        log(f"reusing the SFT checkpoint {sft_dir}")
-        return sft_dir
-    spec = get_task(config.task.name)
-    items = load_items(spec, "train", config.task.source_options)
-    log(f"building the tiny model and running {config.sft.steps} SFT steps on {spec.name} -> {sft_dir}")
-    return build_sft_checkpoint(sft_dir, spec, items, config.task, config.sft, config.seed, log=log)
+    return model_or_sft(config.model.path, run_dir, config.task, config.sft, config.seed, log=log)
 
 
 def tokenize_pairs(pairs: list[PreferencePair], tokenizer: Any, max_length: int | None) -> tuple[list[TokenizedPair], int]:

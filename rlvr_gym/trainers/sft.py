@@ -15,7 +15,7 @@ from typing import Any
 
 import torch
 
-from ..envs import Item, TaskSpec, format_prompt
+from ..envs import Item, TaskSpec, format_prompt, get_task, load_items
 from .config import SFTConfig, TaskConfig
 from .tiny import build_tiny_model
 
@@ -117,3 +117,18 @@ def build_sft_checkpoint(
         raise FileExistsError(f"{out_dir} appeared while the SFT ran")
     tmp.rename(out_dir)
     return out_dir
+
+
+def model_or_sft(model_path: str | None, run_dir: Path, task: TaskConfig, sft: SFTConfig, seed: int, log: Any = print) -> Path:
+    """``model_path``, or else the embedded default's SFT checkpoint ``RUN_DIR/sft`` (built once, then reused):
+    the starting policy of `rlvr-gym train` and `rlvr-gym dpo` alike."""
+    if model_path is not None:
+        return Path(model_path)
+    sft_dir = run_dir / "sft"
+    if (sft_dir / "config.json").is_file():
+        log(f"reusing the SFT checkpoint {sft_dir}")
+        return sft_dir
+    spec = get_task(task.name)
+    items = load_items(spec, "train", task.source_options)
+    log(f"building the tiny model and running {sft.steps} SFT steps on {spec.name} -> {sft_dir}")
+    return build_sft_checkpoint(sft_dir, spec, items, task, sft, seed, log=log)

@@ -25,11 +25,10 @@ import torch
 import yaml
 
 from ..config import to_dict
-from ..envs import get_task, load_items
 from .checkpoint import latest_checkpoint, load_trainer_state, resolve_resume
 from .config import TrainConfig
 from .ppo import PPOTrainer
-from .sft import build_sft_checkpoint
+from .sft import model_or_sft
 from .strategies import make_strategy
 
 __all__ = ["RunResult", "default_run_dir", "run_training", "seed_everything"]
@@ -66,16 +65,7 @@ def _starting_policy(config: TrainConfig, run_dir: Path, resume_from: Path | Non
         if not (start / "config.json").is_file():
             raise FileNotFoundError(f"resume: the run's starting checkpoint {start} is gone (the frozen reference needs it)")
         return start
-    if config.model.path is not None:
-        return Path(config.model.path)
-    sft_dir = run_dir / "sft"
-    if (sft_dir / "config.json").is_file():
-        log(f"reusing the SFT checkpoint {sft_dir}")
-        return sft_dir
-    spec = get_task(config.task.name)
-    items = load_items(spec, "train", config.task.source_options)
-    log(f"building the tiny model and running {config.sft.steps} SFT steps on {spec.name} -> {sft_dir}")
-    return build_sft_checkpoint(sft_dir, spec, items, config.task, config.sft, config.seed, log=log)
+    return model_or_sft(config.model.path, run_dir, config.task, config.sft, config.seed, log=log)
 
 
 _print = functools.partial(print, flush=True)

@@ -19,10 +19,7 @@ from rlvr_gym.trainers.config import AdvantageEstimator, TrainConfig, load_train
 from rlvr_gym.trainers.ppo import PPOTrainer  # noqa: E402
 from rlvr_gym.trainers.tracking import read_metrics  # noqa: E402
 from rlvr_gym.trainers.train import run_training  # noqa: E402
-
-
-def silent(*args: object) -> None:
-    """A `run_training` log that prints nothing."""
+from tests.trainers.presets import silent, without_timings  # noqa: E402
 
 
 def grpo_config(run_dir: Path, model_dir: Path, *overrides: str) -> TrainConfig:
@@ -49,10 +46,6 @@ def grpo_config(run_dir: Path, model_dir: Path, *overrides: str) -> TrainConfig:
             *overrides,
         ],
     )
-
-
-def _without_timings(records: list[dict]) -> list[dict]:
-    return [{k: v for k, v in r.items() if not k.startswith("time/")} for r in records]
 
 
 def test_grpo_builds_no_value_model_and_with_beta_0_no_reference(tmp_path, tiny_model_dir):
@@ -122,7 +115,7 @@ def test_resume_with_every_knob_on_logs_the_same_metrics(tmp_path, tiny_model_di
     first = run_training(grpo_config(tmp_path / "split", tiny_model_dir, *knobs), stop_after=2, log=silent)
     assert whole.completed and not first.completed
     resumed = run_training(grpo_config(tmp_path / "split", tiny_model_dir, *knobs, "checkpoint.resume=latest"), log=silent)
-    expected, got = _without_timings(read_metrics(whole.run_dir)), _without_timings(read_metrics(resumed.run_dir))
+    expected, got = without_timings(read_metrics(whole.run_dir)), without_timings(read_metrics(resumed.run_dir))
     assert [r["step"] for r in got] == [0, 1, 2, 3, 4]
     assert [sorted(r) for r in got] == [sorted(r) for r in expected]
     for want, have in zip(expected, got):

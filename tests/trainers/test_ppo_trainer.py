@@ -19,11 +19,7 @@ from rlvr_gym.trainers.config import MissingEOSPenalty, TrainConfig, load_train_
 from rlvr_gym.trainers.ppo import PPOTrainer  # noqa: E402
 from rlvr_gym.trainers.tracking import read_metrics  # noqa: E402
 from rlvr_gym.trainers.train import run_training  # noqa: E402
-from tests.trainers.presets import PPO_WITH_CRITIC  # noqa: E402
-
-
-def silent(*args: object) -> None:
-    """A `run_training` log that prints nothing."""
+from tests.trainers.presets import PPO_WITH_CRITIC, silent, without_timings  # noqa: E402
 
 
 def tiny_config(run_dir: Path, model_dir: Path, *overrides: str) -> TrainConfig:
@@ -50,10 +46,6 @@ def tiny_config(run_dir: Path, model_dir: Path, *overrides: str) -> TrainConfig:
     )
 
 
-def _without_timings(records: list[dict]) -> list[dict]:
-    return [{k: v for k, v in r.items() if not k.startswith("time/")} for r in records]
-
-
 def test_resumed_run_logs_the_same_metrics(tmp_path, tiny_model_dir):
     # every piece of state in play: EMA reference, adaptive KL, a linear schedule, evals, warm-up
     state_heavy = (
@@ -78,7 +70,7 @@ def test_resumed_run_logs_the_same_metrics(tmp_path, tiny_model_dir):
     )
     assert resumed.completed and resumed.summary["step"] == 4
 
-    expected, got = _without_timings(read_metrics(whole.run_dir)), _without_timings(read_metrics(resumed.run_dir))
+    expected, got = without_timings(read_metrics(whole.run_dir)), without_timings(read_metrics(resumed.run_dir))
     assert [r["step"] for r in got] == [0, 1, 2, 3, 4]
     assert [sorted(r) for r in got] == [sorted(r) for r in expected]
     for want, have in zip(expected, got):
