@@ -405,16 +405,6 @@ class LogConfig:
         )
 
 
-def _default_algorithm() -> PPOConfig:
-    """The embedded default's algorithm, chosen by measurement against PPO (README, "The embedded default")."""
-    return PPOConfig(
-        estimator=AdvantageEstimator.GRPO,
-        group_size=8,
-        rollout_batch_size=8,
-        kl=KLControlConfig(kind=KLControl.FIXED, init_kl_coef=0.0),
-    )
-
-
 def _default_rollout() -> RolloutConfig:
     return RolloutConfig(engine=EngineKind.AUTO, hf=HFEngineConfig(num_threads=None, max_batch_size=512))
 
@@ -441,8 +431,9 @@ class TrainConfig:
     """How rollouts are drawn; step ``k`` draws with seed ``sampling.seed + k * ppo.rollout_batch_size`` (None: unseeded)."""
     rollout: RolloutConfig = field(default_factory=_default_rollout)
     """Which rollout engine (``auto``: vLLM with a CUDA GPU, else HF; ``hf``; ``vllm``) and its settings."""
-    ppo: PPOConfig = field(default_factory=_default_algorithm)
-    """The estimator (the default: GRPO, 8 prompts x 8 samples, no KL term) and the loss knobs."""
+    ppo: PPOConfig = field(default_factory=PPOConfig)
+    """The estimator (the default: PPO with a value model, chosen by measurement against GRPO; README) and the
+    loss knobs."""
     optim: OptimizerConfig = field(default_factory=OptimizerConfig)
     """AdamW and the learning-rate schedule of the policy and the value model."""
     strategy: StrategyConfig = field(default_factory=StrategyConfig)

@@ -23,9 +23,9 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 
 TINY_RUN = (
     "task.source_options.digits=1",
-    "ppo.rollout_batch_size=2",  # the default's GRPO: 2 prompts x 8 samples, one update per step
-    "ppo.mini_batch_size=16",
-    "ppo.micro_batch_size=8",
+    "ppo.rollout_batch_size=8",
+    "ppo.mini_batch_size=4",
+    "ppo.micro_batch_size=2",
     "sampling.max_new_tokens=6",
     "rollout.engine=hf",
     "eval.size=8",
