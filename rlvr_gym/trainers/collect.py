@@ -107,7 +107,7 @@ class Collector:
         seed = self.config.sampling.seed
         return None if seed is None else seed + slot * self.config.ppo.rollout_batch_size + self.rank * self.local_prompts
 
-    def _round(self, step: int, round_: int) -> tuple[list[Item], list[Completion], MixedReward, Tensor, list[dict[str, int]]]:
+    def _round(self, step: int, round_: int) -> tuple[list[Item], list[Completion], MixedReward, Tensor, list[str]]:
         cfg = self.config
         if round_ == 0:
             items, slot = self._share(self.sampler, step), step
@@ -124,7 +124,7 @@ class Collector:
         self._seconds["time/verification"] += time.perf_counter() - started
         return items, completions, reward, self._shape(reward.total, completions), counts
 
-    def _score(self, items: Sequence[Item], completions: Sequence[Completion]) -> tuple[MixedReward, list[dict[str, int]]]:
+    def _score(self, items: Sequence[Item], completions: Sequence[Completion]) -> tuple[MixedReward, list[str]]:
         """Every configured verifier's scores, and the per-row verdict reason of the task's own."""
         n = self.config.ppo.group_size
         pairs = [(c.text, items[i // n].ground_truth) for i, c in enumerate(completions)]
@@ -137,8 +137,7 @@ class Collector:
                 scores[name] = [alpha if v.extracted is not None else 0.0 for v in correct]
             else:
                 scores[name] = results[name].scores
-        reasons = [{v.reason.value: 1} for v in correct]
-        return mix_rewards(scores, self.config.task.rewards), reasons
+        return mix_rewards(scores, self.config.task.rewards), [v.reason.value for v in correct]
 
     def _shape(self, total: Tensor, completions: Sequence[Completion]) -> Tensor:
         """The overlong and missing-EOS penalties on the mixed reward ``# (B,)``."""
@@ -155,8 +154,8 @@ class Collector:
         n = ppo.group_size
         self._seconds = {"time/generation": 0.0, "time/verification": 0.0}
         rounds = ppo.dynamic_sampling_max_rounds if ppo.dynamic_sampling else 1
-        kept: list[tuple[Item, list[Completion], dict[str, Tensor], Tensor, list[dict[str, int]]]] = []
-        spare: list[tuple[Item, list[Completion], dict[str, Tensor], Tensor, list[dict[str, int]]]] = []
+        kept: list[tuple[Item, list[Completion], dict[str, Tensor], Tensor, list[str]]] = []
+        spare: list[tuple[Item, list[Completion], dict[str, Tensor], Tensor, list[str]]] = []
         drawn = dropped = rounds_run = 0
         for round_ in range(rounds):
             items, completions, reward, scores, reasons = self._round(step, round_)
@@ -177,9 +176,8 @@ class Collector:
         parts = {name: torch.cat([g[2][name] for g in kept]) for name in self.config.task.rewards}
         counts = {reason.value: 0 for reason in Reason}
         for group in kept:
-            for row in group[4]:
-                for reason, count in row.items():
-                    counts[reason] += count
+            for reason in group[4]:
+                counts[reason] += 1
         return Collected(
             items=[g[0] for g in kept],
             completions=[c for g in kept for c in g[1]],

@@ -405,7 +405,8 @@ class LogConfig:
         )
 
 
-def _default_rollout() -> RolloutConfig:
+def default_rollout() -> RolloutConfig:
+    """The trainers' rollout section: ``auto`` engine, transformers chunks of 512 prompts (train and DPO alike)."""
     return RolloutConfig(engine=EngineKind.AUTO, hf=HFEngineConfig(num_threads=None, max_batch_size=512))
 
 
@@ -429,7 +430,7 @@ class TrainConfig:
     """The embedded default's SFT (only when ``model.path`` is None)."""
     sampling: SamplingConfig = field(default_factory=lambda: SamplingConfig(max_new_tokens=12, temperature=0.7, seed=0))
     """How rollouts are drawn; step ``k`` draws with seed ``sampling.seed + k * ppo.rollout_batch_size`` (None: unseeded)."""
-    rollout: RolloutConfig = field(default_factory=_default_rollout)
+    rollout: RolloutConfig = field(default_factory=default_rollout)
     """Which rollout engine (``auto``: vLLM with a CUDA GPU, else HF; ``hf``; ``vllm``) and its settings."""
     ppo: PPOConfig = field(default_factory=PPOConfig)
     """The estimator (the default: PPO with a value model, chosen by measurement against GRPO; README) and the

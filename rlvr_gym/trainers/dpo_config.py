@@ -18,8 +18,8 @@ from typing import Sequence
 
 from ..config import ConfigError, check, load_config, render_yaml
 from ..enums import StrEnum
-from ..rollout.config import EngineKind, HFEngineConfig, RolloutConfig, SamplingConfig
-from .config import CheckpointConfig, EvalConfig, SFTConfig, TaskConfig, VerifyConfig
+from ..rollout.config import RolloutConfig, SamplingConfig
+from .config import CheckpointConfig, EvalConfig, SFTConfig, TaskConfig, VerifyConfig, default_rollout
 from .strategies.config import Distributed, OptimizerConfig, StrategyConfig
 
 __all__ = [
@@ -208,10 +208,6 @@ class DPOLogConfig:
         )
 
 
-def _default_rollout() -> RolloutConfig:
-    return RolloutConfig(engine=EngineKind.AUTO, hf=HFEngineConfig(num_threads=None, max_batch_size=512))
-
-
 @dataclass(frozen=True)
 class DPOConfig:
     """One DPO run (``rlvr-gym dpo``), pair labelling (``rlvr-gym pairs``) or iterative DPO (``rlvr-gym iterate-dpo``)."""
@@ -240,7 +236,7 @@ class DPOConfig:
     """How ``pairs`` and each round of ``iterate-dpo`` sample and label pairs."""
     iterate: IterateConfig = field(default_factory=IterateConfig)
     """Rounds and the reference of ``iterate-dpo``."""
-    rollout: RolloutConfig = field(default_factory=_default_rollout)
+    rollout: RolloutConfig = field(default_factory=default_rollout)
     """The engine that samples pairs and answers held-out prompts (``auto``: vLLM with a CUDA GPU, else HF)."""
     verify: VerifyConfig = field(default_factory=VerifyConfig)
     """The verifier pool that labels pairs and scores held-out answers."""

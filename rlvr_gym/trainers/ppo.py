@@ -288,11 +288,11 @@ class PPOTrainer:
         zeros for a pass that is skipped (on-policy, no reference, no critic)."""
         temperature = self.config.sampling.temperature
         zeros = torch.zeros(seq.input_ids.shape, dtype=torch.float32, device=seq.input_ids.device)  # (B, T)
-        old_logprobs = ref_logprobs = values = zeros
-        if not self.on_policy:
-            old_logprobs = self._forward_in_chunks(lambda b: forward_logprobs(self.policy.module, b, temperature), seq)
+        ref_logprobs = values = zeros
+        if self.on_policy:
+            old_logprobs = zeros.clone()  # filled in place by the update's forward
         else:
-            old_logprobs = zeros.clone()  # filled by the update's forward
+            old_logprobs = self._forward_in_chunks(lambda b: forward_logprobs(self.policy.module, b, temperature), seq)
         if self.ref_model is not None:
             ref_logprobs = self._forward_in_chunks(lambda b: forward_logprobs(self.ref_model, b, temperature), seq)
         if self.value is not None:
