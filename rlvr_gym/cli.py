@@ -12,6 +12,7 @@ import sys
 from typing import Any, Sequence, TextIO
 
 from .cli_dpo import add_dpo_parsers
+from .cli_study import add_study_parser
 
 __all__ = ["main"]
 
@@ -415,6 +416,7 @@ def build_parser() -> argparse.ArgumentParser:
     train.set_defaults(func=cmd_train)
 
     add_dpo_parsers(sub)
+    add_study_parser(sub)
 
     models = sub.add_parser(
         "models",
