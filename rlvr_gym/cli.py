@@ -13,6 +13,7 @@ from typing import Any, Sequence, TextIO
 
 from .cli_dpo import add_dpo_parsers
 from .cli_study import add_study_parser
+from .config import print_config
 
 __all__ = ["main"]
 
@@ -261,11 +262,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         print(f"rlvr-gym train: config error: {exc}", file=sys.stderr)
         return 2
     if args.print_config:
-        import yaml
-
-        from .config import to_dict
-
-        print(yaml.safe_dump(to_dict(config), sort_keys=False), end="")
+        print_config(config)
         return 0
     from .trainers.train import run_training
 

@@ -8,6 +8,8 @@ import argparse
 import sys
 from typing import Any
 
+from .config import print_config
+
 __all__ = ["add_dpo_parsers"]
 
 
@@ -35,20 +37,12 @@ def _dpo_config(args: argparse.Namespace, command: str) -> Any:
         return None
 
 
-def _print_config(config: Any) -> None:
-    import yaml
-
-    from .config import to_dict
-
-    print(yaml.safe_dump(to_dict(config), sort_keys=False), end="")
-
-
 def cmd_dpo(args: argparse.Namespace) -> int:
     config = _dpo_config(args, "dpo")
     if config is None:
         return 2
     if args.print_config:
-        _print_config(config)
+        print_config(config)
         return 0
     from .trainers.dpo_run import run_dpo
 
@@ -79,7 +73,7 @@ def cmd_pairs(args: argparse.Namespace) -> int:
     if config is None:
         return 2
     if args.print_config:
-        _print_config(config)
+        print_config(config)
         return 0
     from .trainers.dpo_run import run_pairs
 
@@ -93,7 +87,7 @@ def cmd_iterate_dpo(args: argparse.Namespace) -> int:
     if config is None:
         return 2
     if args.print_config:
-        _print_config(config)
+        print_config(config)
         return 0
     from .trainers.dpo_run import run_iterative_dpo
 

@@ -7,6 +7,8 @@ import shlex
 import sys
 from typing import Any
 
+from .config import print_config
+
 __all__ = ["add_study_parser"]
 
 
@@ -27,11 +29,7 @@ def cmd_study(args: argparse.Namespace) -> int:
         print(f"rlvr-gym study: config error: {exc}", file=sys.stderr)
         return 2
     if args.print_config:
-        import yaml
-
-        from .config import to_dict
-
-        print(yaml.safe_dump(to_dict(config), sort_keys=False), end="")
+        print_config(config)
         return 0
     if args.dry_run:
         for cell in cells:

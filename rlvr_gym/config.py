@@ -23,7 +23,10 @@ from typing import Any, Mapping, Sequence, TypeVar
 
 import yaml
 
-__all__ = ["ConfigError", "apply_overrides", "check", "deep_merge", "field_docs", "from_dict", "load_config", "render_yaml", "to_dict"]
+__all__ = [
+    "ConfigError", "apply_overrides", "check", "commented_default", "deep_merge", "field_docs", "from_dict", "load_config",
+    "print_config", "render_yaml", "to_dict",
+]
 
 T = TypeVar("T")
 
@@ -247,3 +250,20 @@ def render_yaml(config: object, indent: int = 0) -> str:
             dumped = yaml.safe_dump({f.name: to_dict(value)}, default_flow_style=True, width=1000).strip()
             lines.append(f"{pad}{dumped[1:-1] if dumped.startswith('{') else dumped}")
     return "\n".join(lines)
+
+
+def commented_default(config: object, commands: str, writer: str, example: str) -> str:
+    """The text of a shipped default YAML: a header naming the ``commands`` that read it and its ``writer``
+    function, then ``render_yaml(config)``."""
+    name = type(config).__name__
+    header = (
+        f"# The embedded default of {commands} (the values of {name}()), written by\n"
+        f"# {writer}(); tests check the two agree.\n"
+        f"# Use: {example}\n"
+    )
+    return header + render_yaml(config) + "\n"
+
+
+def print_config(config: object) -> None:
+    """``--print-config``: the validated config as YAML on stdout."""
+    print(yaml.safe_dump(to_dict(config), sort_keys=False), end="")

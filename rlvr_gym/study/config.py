@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
 
-from ..config import check, load_config, render_yaml
+from ..config import check, commented_default, load_config
 from ..enums import StrEnum
 
 __all__ = ["STUDY_DEFAULT_CONFIG_PATH", "Arm", "StudyConfig", "load_study_config", "study_default_yaml"]
@@ -97,9 +97,5 @@ def load_study_config(path: str | Path | None = None, overrides: Sequence[str] =
 
 def study_default_yaml() -> str:
     """The text of ``configs/study.yaml``: `StudyConfig()` with every field's docstring as a comment."""
-    header = (
-        "# The embedded default of rlvr-gym study (the values of StudyConfig()), written by\n"
-        "# rlvr_gym.study.config.study_default_yaml(); tests check the two agree.\n"
-        "# Use: rlvr-gym study --config study.yaml --set key=value ...\n"
-    )
-    return header + render_yaml(StudyConfig()) + "\n"
+    writer = "rlvr_gym.study.config.study_default_yaml"
+    return commented_default(StudyConfig(), "rlvr-gym study", writer, "rlvr-gym study --config study.yaml --set key=value ...")

@@ -27,12 +27,14 @@ class Claim:
     """The arm the claim says wins."""
     worse: tuple[Arm, ...]
     """The arms it must beat (on a seed, it must beat the best of them)."""
+    about_filters: bool = False
+    """The claim is about the noisy-pair filters: untestable where they removed nothing."""
 
 
 CLAIMS = (
     Claim("Iterative DPO on fresh on-policy pairs beats offline DPO on pairs sampled once (distribution shift)",
           Arm.ITERATIVE_DPO, (Arm.OFFLINE_DPO,)),
-    Claim("Filtering noisy pairs helps DPO", Arm.ITERATIVE_DPO, (Arm.ITERATIVE_DPO_UNFILTERED,)),
+    Claim("Filtering noisy pairs helps DPO", Arm.ITERATIVE_DPO, (Arm.ITERATIVE_DPO_UNFILTERED,), about_filters=True),
     Claim("PPO beats DPO, offline and iterative", Arm.PPO, (Arm.OFFLINE_DPO, Arm.ITERATIVE_DPO)),
     Claim("Advantage normalisation helps PPO", Arm.PPO, (Arm.PPO_NO_WHITENING,)),
     Claim("A large batch (by gradient accumulation) helps PPO", Arm.PPO_LARGE_BATCH, (Arm.PPO,)),
@@ -63,7 +65,10 @@ def judge(claim: Claim, rows: list[dict[str, Any]]) -> dict[str, Any]:
     if not diffs:
         return {"claim": claim.text, "verdict": "not run", "diffs": [], "mean_diff": None}
     mean = statistics.fmean(diffs)
-    if mean <= 0:
+    filtered = [r.get("pairs_filtered_out") for r in rows if r["arm"] == claim.better.value]
+    if claim.about_filters and filtered and not any(filtered):
+        verdict = "untestable here: the filters removed no pair (verifier labels carry no noise on this task)"
+    elif mean <= 0:
         verdict = "not confirmed"
     elif all(d > 0 for d in diffs):
         verdict = "confirmed"

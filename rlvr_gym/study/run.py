@@ -172,6 +172,10 @@ def _row(cell: Cell, study_dir: Path) -> dict[str, Any]:
     }
     if len(cell.stages) > 1:
         row["accuracy_between"] = first.get("accuracy_after")
+    rounds = [json.loads(p.read_text()) for s in cell.stages for p in sorted(s.run_dir.glob("round-*/pairs_summary.json"))]
+    if rounds:  # DPO: the pairs trained on, and the candidates the noisy-pair filters removed
+        row["pairs"] = sum(r["pairs"] for r in rounds)
+        row["pairs_filtered_out"] = sum(sum(r["dropped"].values()) + r["groups"]["no_finished_correct"] for r in rounds)
     return row
 
 

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
 
-from ..config import ConfigError, check, load_config, render_yaml
+from ..config import ConfigError, check, commented_default, load_config
 from ..envs.tasks import PromptFormat
 from ..rollout.config import EngineKind, HFEngineConfig, RolloutConfig, SamplingConfig
 from .choices import (
@@ -539,9 +539,6 @@ def load_train_config(path: str | Path | None = None, overrides: Sequence[str] =
 
 def default_yaml() -> str:
     """The text of ``configs/default.yaml``: `TrainConfig()` with every field's docstring as a comment."""
-    header = (
-        "# The embedded default of rlvr-gym train (the values of TrainConfig()), written by\n"
-        "# rlvr_gym.trainers.config.default_yaml(); tests check the two agree.\n"
-        "# Use: rlvr-gym train --config default.yaml --set key=value ...\n"
+    return commented_default(
+        TrainConfig(), "rlvr-gym train", "rlvr_gym.trainers.config.default_yaml", "rlvr-gym train --config default.yaml --set key=value ..."
     )
-    return header + render_yaml(TrainConfig()) + "\n"

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Sequence
 
-from ..config import ConfigError, check, load_config, render_yaml
+from ..config import ConfigError, check, commented_default, load_config
 from ..enums import StrEnum
 from ..rollout.config import RolloutConfig, SamplingConfig
 from .config import CheckpointConfig, EvalConfig, SFTConfig, TaskConfig, VerifyConfig, default_rollout
@@ -316,9 +316,9 @@ def load_dpo_config(path: str | Path | None = None, overrides: Sequence[str] = (
 
 def dpo_default_yaml() -> str:
     """The text of ``configs/dpo.yaml``: `DPOConfig()` with every field's docstring as a comment."""
-    header = (
-        "# The embedded default of rlvr-gym dpo / pairs / iterate-dpo (the values of DPOConfig()), written by\n"
-        "# rlvr_gym.trainers.dpo_config.dpo_default_yaml(); tests check the two agree.\n"
-        "# Use: rlvr-gym iterate-dpo --config dpo.yaml --set key=value ...\n"
+    return commented_default(
+        DPOConfig(),
+        "rlvr-gym dpo / pairs / iterate-dpo",
+        "rlvr_gym.trainers.dpo_config.dpo_default_yaml",
+        "rlvr-gym iterate-dpo --config dpo.yaml --set key=value ...",
     )
-    return header + render_yaml(DPOConfig()) + "\n"

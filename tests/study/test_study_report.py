@@ -68,3 +68,11 @@ def test_report_files(tmp_path):
     results = json.loads(paths["json"].read_text())
     assert [r["arm"] for r in results["rows"]][:4] == ["offline_dpo"] * 3 + ["iterative_dpo"]  # config order, then seed
     assert paths["plot"].stat().st_size > 10_000
+
+
+def test_a_filter_claim_is_untestable_when_the_filters_removed_nothing():
+    claim = Claim("c", Arm.ITERATIVE_DPO, (Arm.OFFLINE_DPO,), about_filters=True)
+    rows = [dict(r, pairs_filtered_out=0) for r in ROWS]
+    assert judge(claim, rows)["verdict"].startswith("untestable here: the filters removed no pair")
+    rows = [dict(r, pairs_filtered_out=3 if r["seed"] == 1 else 0) for r in ROWS]
+    assert judge(claim, rows)["verdict"] == "confirmed"

@@ -1,5 +1,6 @@
-"""A real study, small: SFT, a PPO run and an offline-DPO run as subprocesses; Ctrl-C in the middle of the PPO run
-(it saves), then the same command resumes it from its checkpoint, and a third call finds everything done."""
+"""A real study, small: SFT, a PPO run and SFT -> DPO -> PPO (Tülu 3's order) as subprocesses; Ctrl-C in the middle
+of the PPO run (it saves), then the same command resumes it from its checkpoint, and a third call finds everything
+done."""
 
 from __future__ import annotations
 
@@ -14,9 +15,10 @@ import pytest
 
 pytestmark = pytest.mark.slow
 
-# 30 PPO steps of 64 (a checkpoint every 25 steps) and 1920 / 8 = 240 DPO prompts; a 30-step SFT, 20 held-out items
+# 30 PPO steps of 64 (a checkpoint every 25 steps); dpo_then_ppo: 960 / 8 = 120 DPO prompts, then 15 PPO steps;
+# a 30-step SFT, 20 held-out items
 SMALL = [
-    "seeds=[0]", "arms=[ppo, offline_dpo]", "budget=1920", "device=cpu",
+    "seeds=[0]", "arms=[ppo, dpo_then_ppo]", "budget=1920", "device=cpu",
     "train_overrides=[sft.steps=30, sft.target_accuracy=null, eval.size=20]",
     "dpo_overrides=[sft.steps=30, sft.target_accuracy=null, eval.size=20]",
 ]
@@ -47,7 +49,7 @@ def test_interrupt_and_resume(tmp_path):
     assert not json.loads((ppo / "summary.json").read_text())["completed"]
     sft_summary = (run_dir / "seed-0" / "sft_summary.json").read_text()
 
-    # 2. the same command: the SFT is reused, PPO resumes from its newest checkpoint, offline DPO runs
+    # 2. the same command: the SFT is reused, PPO resumes from its newest checkpoint, DPO then PPO run
     second = subprocess.run(_study(run_dir), capture_output=True, text=True, timeout=900)
     assert second.returncode == 0, second.stdout + second.stderr
     assert (run_dir / "seed-0" / "sft_summary.json").read_text() == sft_summary
@@ -56,10 +58,18 @@ def test_interrupt_and_resume(tmp_path):
     assert summary["completed"] and summary["step"] == 30
     assert "resuming from" in (ppo / "console.log").read_text()
     results = json.loads((run_dir / "results.json").read_text())
-    assert [(r["arm"], r["seed"], r["responses"]) for r in results["rows"]] == [("ppo", 0, 1920), ("offline_dpo", 0, 1920)]
+    assert [(r["arm"], r["seed"], r["responses"]) for r in results["rows"]] == [("ppo", 0, 1920), ("dpo_then_ppo", 0, 1920)]
     for row in results["rows"]:
         assert 0 <= row["accuracy_after"] <= 1 and row["seconds"] > 0
-    assert "| ppo | 1 |" in second.stdout and "| offline_dpo | 1 |" in second.stdout
+    assert "| ppo | 1 |" in second.stdout and "| dpo_then_ppo | 1 |" in second.stdout
+    # RLVR from the DPO checkpoint: `rlvr-gym train --set model.path=DPO_OUT`
+    dpo = json.loads((run_dir / "seed-0" / "dpo_then_ppo" / "dpo" / "summary.json").read_text())
+    rl = json.loads((run_dir / "seed-0" / "dpo_then_ppo" / "ppo" / "summary.json").read_text())
+    assert rl["policy_start"] == dpo["checkpoint"] and rl["completed"] and rl["step"] == 15
+    row = results["rows"][1]
+    assert (row["accuracy_before"], row["accuracy_between"], row["accuracy_after"]) == (
+        dpo["accuracy_before"], dpo["accuracy_after"], rl["accuracy_after"])
+    assert row["pairs"] == dpo["pairs_per_round"][0] and row["pairs_filtered_out"] >= 0
     assert (run_dir / "study.png").is_file()
     timing = json.loads((ppo / "study_timing.json").read_text())
     assert timing["attempts"] == 2
