@@ -119,6 +119,13 @@ def _table(config: StudyConfig, rows: list[dict[str, Any]], sft_seconds: dict[in
     return "\n".join(lines) + "\n"
 
 
+_COLOURS = {
+    Arm.OFFLINE_DPO.value: "tab:orange", Arm.ITERATIVE_DPO.value: "tab:orange", Arm.ITERATIVE_DPO_UNFILTERED.value: "tab:orange",
+    Arm.GRPO.value: "tab:green", Arm.DPO_THEN_PPO.value: "tab:purple",
+}
+"""Bar colours: DPO arms orange, PPO arms blue (the default), GRPO green, SFT -> DPO -> PPO purple."""
+
+
 def _plot(config: StudyConfig, rows: list[dict[str, Any]], path: Path) -> None:
     import matplotlib
 
@@ -132,7 +139,7 @@ def _plot(config: StudyConfig, rows: list[dict[str, Any]], path: Path) -> None:
         values = [100 * r["accuracy_after"] for r in mine]
         if values:
             std = statistics.stdev(values) if len(values) > 1 else 0.0
-            acc_ax.barh(y, statistics.fmean(values), xerr=std, color="tab:blue" if "dpo" not in arm else "tab:orange", alpha=0.6)
+            acc_ax.barh(y, statistics.fmean(values), xerr=std, color=_COLOURS.get(arm, "tab:blue"), alpha=0.6)
             acc_ax.scatter(values, [y] * len(values), color="black", s=12, zorder=3)
         time_ax.barh(y, statistics.fmean(r["seconds"] for r in rows if r["arm"] == arm) / 60, color="tab:gray")
     starts = [100 * r["accuracy_before"] for r in rows if r.get("accuracy_before") is not None]
