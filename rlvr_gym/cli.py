@@ -13,7 +13,7 @@ from typing import Any, Sequence, TextIO
 
 from .cli_dpo import add_dpo_parsers
 from .cli_study import add_study_parser
-from .config import print_config
+from .config import flag_overrides, print_config
 
 __all__ = ["main"]
 
@@ -251,11 +251,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     from .config import ConfigError
     from .trainers.config import DEFAULT_CONFIG_PATH, load_train_config
 
-    overrides = list(args.set or [])
-    if args.run_dir is not None:
-        overrides.append(f"run_dir={args.run_dir}")
-    if args.resume is not None:
-        overrides.append(f"checkpoint.resume={args.resume}")
+    overrides = flag_overrides(args, (("run_dir", "run_dir"), ("resume", "checkpoint.resume")))
     try:
         config = load_train_config(args.config, overrides)  # every value checked here, before any model loads
     except ConfigError as exc:

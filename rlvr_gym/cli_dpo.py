@@ -8,7 +8,7 @@ import argparse
 import sys
 from typing import Any
 
-from .config import print_config
+from .config import flag_overrides, print_config
 
 __all__ = ["add_dpo_parsers"]
 
@@ -25,11 +25,7 @@ def _dpo_config(args: argparse.Namespace, command: str) -> Any:
     from .config import ConfigError
     from .trainers.dpo_config import load_dpo_config
 
-    overrides = list(args.set or [])
-    for flag, key in (("run_dir", "run_dir"), ("data", "data.path"), ("resume", "checkpoint.resume")):
-        value = getattr(args, flag, None)
-        if value is not None:
-            overrides.append(f"{key}={value}")
+    overrides = flag_overrides(args, (("run_dir", "run_dir"), ("data", "data.path"), ("resume", "checkpoint.resume")))
     try:
         return load_dpo_config(args.config, overrides, command)  # every value checked here, before any model loads
     except ConfigError as exc:

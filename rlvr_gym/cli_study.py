@@ -7,7 +7,7 @@ import shlex
 import sys
 from typing import Any
 
-from .config import print_config
+from .config import flag_overrides, print_config
 
 __all__ = ["add_study_parser"]
 
@@ -18,13 +18,10 @@ def cmd_study(args: argparse.Namespace) -> int:
     from .study.config import load_study_config
     from .study.run import resolve_study_dir, study_device
 
-    overrides = list(args.set or [])
-    if args.run_dir is not None:
-        overrides.append(f"run_dir={args.run_dir}")
     try:
-        config = load_study_config(args.config, overrides)
-        if args.print_config or args.dry_run:
-            cells = plan(config, resolve_study_dir(config), study_device(config))  # every run's config checked here
+        config = load_study_config(args.config, flag_overrides(args, (("run_dir", "run_dir"),)))
+        folder = resolve_study_dir(config)
+        cells = plan(config, folder, study_device(config)) if args.dry_run else []  # every run's config checked here
     except ConfigError as exc:
         print(f"rlvr-gym study: config error: {exc}", file=sys.stderr)
         return 2
@@ -34,7 +31,7 @@ def cmd_study(args: argparse.Namespace) -> int:
     if args.dry_run:
         for cell in cells:
             for stage in cell.stages:
-                start = "the previous stage's checkpoint" if stage.after_previous else f"{sft_dir(resolve_study_dir(config), cell.seed)}"
+                start = "the previous stage's checkpoint" if stage.after_previous else str(sft_dir(folder, cell.seed))
                 sets = " ".join(f"--set {shlex.quote(o)}" for o in stage.overrides)
                 print(f"# seed {cell.seed} {cell.arm.value}: {stage.responses} sampled responses, from {start}")
                 print(f"rlvr-gym {stage.command} --run-dir {shlex.quote(str(stage.run_dir))} {sets}")

@@ -25,7 +25,7 @@ import yaml
 
 __all__ = [
     "ConfigError", "apply_overrides", "check", "commented_default", "deep_merge", "field_docs", "from_dict", "load_config",
-    "print_config", "render_yaml", "to_dict",
+    "flag_overrides", "print_config", "render_yaml", "to_dict",
 ]
 
 T = TypeVar("T")
@@ -267,3 +267,14 @@ def commented_default(config: object, commands: str, writer: str, example: str) 
 def print_config(config: object) -> None:
     """``--print-config``: the validated config as YAML on stdout."""
     print(yaml.safe_dump(to_dict(config), sort_keys=False), end="")
+
+
+def flag_overrides(args: Any, flags: Sequence[tuple[str, str]]) -> list[str]:
+    """A command's ``--set`` values, then one ``key=value`` per convenience flag that was given:
+    ``flags`` pairs an attribute of the parsed ``args`` (``run_dir``) with the key it sets (``run_dir``)."""
+    overrides = list(getattr(args, "set", None) or [])
+    for flag, key in flags:
+        value = getattr(args, flag, None)
+        if value is not None:
+            overrides.append(f"{key}={value}")
+    return overrides
