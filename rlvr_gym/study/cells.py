@@ -18,11 +18,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..config import ConfigError, to_dict
-from ..trainers.config import load_train_config
+from ..trainers.config import SFTConfig, TaskConfig, load_train_config
 from ..trainers.dpo_config import load_dpo_config
 from .config import Arm, StudyConfig
 
-__all__ = ["ARM_OVERRIDES", "Cell", "Stage", "plan", "sft_dir"]
+__all__ = ["ARM_OVERRIDES", "Cell", "Stage", "plan", "sft_dir", "shared_task"]
 
 # The arm's own overrides of the command's defaults (before the study's train_overrides / dpo_overrides).
 ARM_OVERRIDES: dict[Arm, tuple[str, ...]] = {
@@ -136,12 +136,23 @@ def plan(config: StudyConfig, study_dir: Path, device: str) -> list[Cell]:
     return cells
 
 
+def _task_overrides(overrides: tuple[str, ...]) -> tuple[str, ...]:
+    """The ``task.*`` and ``sft.*`` overrides of a list: what decides the seed's SFT checkpoint."""
+    return tuple(o for o in overrides if o.split("=", 1)[0].strip().split(".")[0] in ("task", "sft"))
+
+
+def shared_task(config: StudyConfig) -> tuple[TaskConfig, SFTConfig]:
+    """The task and the SFT of the embedded default that every arm shares (``plan`` checks train and DPO runs agree)."""
+    train = load_train_config(None, _task_overrides(config.train_overrides))
+    return train.task, train.sft
+
+
 def _check_same_task(config: StudyConfig) -> None:
     """Every arm must train on one task from one SFT: the task and sft sections of train and DPO runs agree."""
-    train = load_train_config(None, config.train_overrides)
-    dpo = load_dpo_config(None, config.dpo_overrides, "iterate-dpo")
-    for section in ("task", "sft"):
-        if to_dict(getattr(train, section)) != to_dict(getattr(dpo, section)):
+    task, sft = shared_task(config)
+    dpo = load_dpo_config(None, _task_overrides(config.dpo_overrides), "iterate-dpo")
+    for section, value in (("task", task), ("sft", sft)):
+        if to_dict(value) != to_dict(getattr(dpo, section)):
             raise ConfigError(
                 f"train_overrides / dpo_overrides: the {section} section differs between the train and the DPO runs; "
                 f"give {section}.* overrides in both lists"

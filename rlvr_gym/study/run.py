@@ -29,7 +29,7 @@ from typing import Any
 import yaml
 
 from ..config import to_dict
-from .cells import Cell, Stage, plan, sft_dir
+from .cells import Cell, Stage, plan, sft_dir, shared_task
 from .config import StudyConfig
 from .report import write_report
 
@@ -79,27 +79,24 @@ def _claim_folder(study_dir: Path, config: StudyConfig) -> None:
     path.write_text(text)
 
 
-def _build_sft(config: StudyConfig, study_dir: Path, seed: int, log: Any) -> Path:
-    """Step 2: the seed's SFT checkpoint, exactly as ``rlvr-gym train`` builds it for ``model.path: null``."""
-    from ..trainers.config import load_train_config
+def _build_sft(config: StudyConfig, study_dir: Path, seed: int, log: Any) -> float:
+    """Step 2: the seed's SFT checkpoint, exactly as ``rlvr-gym train`` builds it for ``model.path: null`` (built
+    once, then reused); returns the seconds its building took."""
     from ..trainers.sft import model_or_sft
     from ..trainers.train import quiet_libraries, seed_everything
 
     folder = sft_dir(study_dir, seed)
     summary_path = folder.parent / "sft_summary.json"
     if (folder / "config.json").is_file() and summary_path.is_file():
-        return folder
-    train = load_train_config(None, (f"seed={seed}", *_task_overrides(config.train_overrides)))
+        return json.loads(summary_path.read_text())["seconds"]
+    task, sft = shared_task(config)
     quiet_libraries()
     started = time.perf_counter()
     seed_everything(seed)
-    path = model_or_sft(None, folder.parent, train.task, train.sft, seed, log=lambda line: log(f"  seed {seed}: {line}"))
-    summary_path.write_text(json.dumps({"checkpoint": str(path), "seconds": time.perf_counter() - started}) + "\n")
-    return path
-
-
-def _task_overrides(overrides: tuple[str, ...]) -> tuple[str, ...]:
-    return tuple(o for o in overrides if o.split("=", 1)[0].strip().split(".")[0] in ("task", "sft"))
+    path = model_or_sft(None, folder.parent, task, sft, seed, log=lambda line: log(f"seed {seed}: {line}"))
+    seconds = time.perf_counter() - started
+    summary_path.write_text(json.dumps({"checkpoint": str(path), "seconds": seconds}) + "\n")
+    return seconds
 
 
 def _summary(run_dir: Path) -> dict[str, Any] | None:
@@ -110,7 +107,9 @@ def _summary(run_dir: Path) -> dict[str, Any] | None:
 def _has_progress(stage: Stage) -> bool:
     """Whether an earlier attempt left something to resume from."""
     if stage.command == "train":
-        return any((stage.run_dir / "checkpoints").glob("step-*/trainer_state.*"))
+        from ..trainers.checkpoint import latest_checkpoint
+
+        return latest_checkpoint(stage.run_dir) is not None
     return (stage.run_dir / "round-0").is_dir()
 
 
@@ -199,14 +198,11 @@ def run_study(config: StudyConfig, log: Any = _print) -> StudyResult:
     # 2. the SFT checkpoint of each seed
     sft_seconds = {}
     for seed in config.seeds:
-        if not (sft_dir(study_dir, seed) / "config.json").is_file():
-            log(f"seed {seed}: SFT of the embedded default -> {sft_dir(study_dir, seed)}")
         try:
-            _build_sft(config, study_dir, seed, log)
+            sft_seconds[seed] = _build_sft(config, study_dir, seed, log)
         except KeyboardInterrupt:
             log("interrupted during SFT: run the same command to resume")
             return StudyResult(study_dir, False, rows)
-        sft_seconds[seed] = json.loads((study_dir / f"seed-{seed}" / "sft_summary.json").read_text())["seconds"]
     # 3. the cells, stage by stage
     for index, cell in enumerate(cells, 1):
         if _done(cell):

@@ -114,6 +114,15 @@ def test_task_overrides_must_reach_both_kinds_of_run(tmp_path):
     assert len(plan(both, tmp_path, "cpu")) == 27
 
 
+def test_an_override_valid_only_with_the_arms_own_is_accepted(tmp_path):
+    # dynamic sampling needs groups: valid for the grpo arm (group_size 8), not for train's default alone
+    config = load_study_config(None, ["arms=[grpo]", "train_overrides=[ppo.dynamic_sampling=true]"])
+    (cell,) = plan(config, tmp_path, "cpu")[:1]
+    assert _stage_values(cell.stages[0])["ppo.dynamic_sampling"] == "true"
+    with pytest.raises(ConfigError, match="arm ppo: ppo.dynamic_sampling"):
+        plan(dataclasses.replace(config, arms=(Arm.PPO,)), tmp_path, "cpu")
+
+
 def test_dry_run_prints_every_command_without_torch(tmp_path):
     out = subprocess.run(
         [sys.executable, "-m", "rlvr_gym.cli", "study", "--dry-run", "--run-dir", str(tmp_path), "--set", "device=cpu",
