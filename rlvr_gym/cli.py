@@ -356,7 +356,10 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--limit", type=int, default=None, help="evaluate only the first N items of each task")
     evaluate.add_argument("--out", default=None, help="output directory (default: runs/eval-<timestamp>)")
     evaluate.add_argument(
-        "--backend", choices=["auto", "hf", "vllm"], default=None, help="rollout engine (default auto: vllm when installed, else hf)"
+        "--backend",
+        choices=["auto", "hf", "vllm"],
+        default=None,
+        help="rollout engine (default auto: vllm with a CUDA GPU, else hf, the faster one measured on CPU)",
     )
     evaluate.add_argument("--n", type=int, default=None, help="samples per prompt K; pass@k is reported for every k <= K (default 1)")
     evaluate.add_argument("--temperature", type=float, default=None, help="sampling temperature (default 0 = greedy when --n 1, else 1.0)")

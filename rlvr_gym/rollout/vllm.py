@@ -55,6 +55,8 @@ class VLLMEngine:
         quiet_vllm_logging()  # before vLLM's import: its loggers read the level then
         from vllm import LLM
 
+        quiet_vllm_logging()  # after it: the run log's handler on its reconfigured logger
+
         self.config = config
         self.model_path = str(model_path)
         self.tokenizer = AutoTokenizer.from_pretrained(self.model_path)

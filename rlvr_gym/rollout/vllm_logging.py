@@ -13,7 +13,13 @@ import logging
 import os
 import re
 
-__all__ = ["DTYPE_WARNING_LOGGER", "OncePerKindFilter", "quiet_vllm_logging"]
+__all__ = ["DTYPE_WARNING_LOGGER", "RUN_LOG_ENV", "OncePerKindFilter", "file_handler", "quiet_vllm_logging"]
+
+RUN_LOG_ENV = "RLVR_GYM_RUN_LOG"
+"""Environment variable naming a training run's log file while the run is open (`rlvr_gym.trainers.run_log`);
+vLLM's records go there too, from every process that calls `quiet_vllm_logging`."""
+
+_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
 DTYPE_WARNING_LOGGER = "vllm.model_executor.models.utils"
 """The logger that warns once per tensor on a dtype mismatch (vLLM 0.32)."""
@@ -41,14 +47,28 @@ class OncePerKindFilter(logging.Filter):
         return True
 
 
+def file_handler(path: str | os.PathLike[str]) -> logging.FileHandler:
+    """An appending INFO handler in the run log's format."""
+    handler = logging.FileHandler(path, mode="a", encoding="utf-8")
+    handler.setLevel(logging.INFO)
+    handler.setFormatter(logging.Formatter(_FORMAT, datefmt="%Y-%m-%d %H:%M:%S"))
+    return handler
+
+
 def quiet_vllm_logging() -> None:
     """vLLM at WARNING unless ``VLLM_LOGGING_LEVEL`` is set; the per-tensor dtype warning once per dtype pair.
 
     Call before vLLM is imported (the level is read then, and child processes inherit the environment)
-    and in each worker process (`rlvr_gym.rollout.vllm_worker` does on import). Idempotent.
+    and in each worker process (`rlvr_gym.rollout.vllm_worker` does on import). Idempotent. While a run's
+    log is open (``RUN_LOG_ENV``), the ``vllm`` logger also writes there; call again after vLLM's import,
+    whose logging set-up replaces that logger's handlers.
     """
     level = os.environ.setdefault("VLLM_LOGGING_LEVEL", "WARNING")
     logging.getLogger("vllm").setLevel(level.upper())
     logger = logging.getLogger(DTYPE_WARNING_LOGGER)
     if not any(isinstance(f, OncePerKindFilter) for f in logger.filters):
         logger.addFilter(OncePerKindFilter())
+    run_log = os.environ.get(RUN_LOG_ENV)
+    vllm_logger = logging.getLogger("vllm")
+    if run_log and not any(getattr(h, "baseFilename", None) == os.path.abspath(run_log) for h in vllm_logger.handlers):
+        vllm_logger.addHandler(file_handler(run_log))

@@ -73,6 +73,7 @@ from .collect import Collector
 from .config import TrainConfig, check_world_size
 from .logprobs import RolloutBatch, SequenceBatch, collate_completions, forward_logprobs, take_rows
 from .models import load_causal_lm, load_tokenizer
+from .run_log import RunLog
 from .step_metrics import batch_metrics, process_metrics, write_samples
 from .stop import StepAbandoned, StopVote, sigint_ignored
 from .strategies import make_strategy
@@ -83,7 +84,6 @@ from .value_model import ValueModel
 __all__ = ["PPOTrainer"]
 
 T = TypeVar("T")
-
 
 def _timed(fn: Callable[[], T]) -> tuple[T, float]:
     start = time.perf_counter()
@@ -106,8 +106,11 @@ class PPOTrainer:
         policy_path: Path,
         resume_from: Path | None = None,
         strategy: Strategy | None = None,
+        run_log: RunLog | None = None,
     ):
         self.config = config
+        self.run_log = run_log if run_log is not None else RunLog(None)
+        """``RUN_DIR/train.log`` (opened by `rlvr_gym.trainers.train.run_training`; none by default)."""
         self.run_dir = run_dir
         self.policy_path = Path(policy_path).resolve()
         self.last_eval: dict[str, float] = {}
@@ -494,7 +497,7 @@ class PPOTrainer:
                     if self.initial_eval:
                         self._log(0, self.initial_eval)
                         if self.strategy.is_main:
-                            self.bar.write(f"held-out accuracy before RL: {self.initial_eval['eval/accuracy']:.3f}")
+                            self._say(f"held-out accuracy before RL: {self.initial_eval['eval/accuracy']:.3f}")
                 while self.step < cfg.total_steps and not self.stop.requested():
                     try:
                         metrics = self.train_step()
@@ -515,11 +518,17 @@ class PPOTrainer:
 
     def _announce_stop(self, signal_name: str) -> None:
         if self.strategy.is_main:
-            self.bar.write(f"{signal_name}: finishing step {self.step + 1}, then saving a checkpoint (Ctrl-C again to abort)")
+            self._say(f"{signal_name}: finishing step {self.step + 1}, then saving a checkpoint (Ctrl-C again to abort)")
+
+    def _say(self, message: str) -> None:
+        """A line on the console (beside the progress bar) and in the run log."""
+        self.bar.write(message)
+        self.run_log.write(message)
 
     def _log(self, step: int, metrics: dict[str, float]) -> None:
         if self.logger is not None:
             self.logger.log(step, metrics)
+            self.run_log.step(step, self.config.total_steps, metrics)
 
     # -- checkpoints -------------------------------------------------------------------------
 

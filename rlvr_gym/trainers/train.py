@@ -28,6 +28,7 @@ from ..config import to_dict
 from .checkpoint import latest_checkpoint, load_trainer_state, resolve_resume
 from .config import TrainConfig
 from .ppo import PPOTrainer
+from .run_log import LOG_FILE, RunLog
 from .sft import model_or_sft
 from .strategies import make_strategy
 
@@ -111,44 +112,47 @@ def run_training(config: TrainConfig, stop_after: int | None = None, log: Any = 
     if main:
         run_dir.mkdir(parents=True, exist_ok=True)
     strategy.barrier()
-    resume_from = resolve_resume(config.checkpoint.resume, run_dir)
-    if main:
-        (run_dir / "config.yaml").write_text(yaml.safe_dump(to_dict(config), sort_keys=False))
-    seed_everything(config.seed)
+    with RunLog(run_dir / LOG_FILE if main else None, console=log) as run_log:
+        log = run_log.info
+        resume_from = resolve_resume(config.checkpoint.resume, run_dir)
+        if main:
+            (run_dir / "config.yaml").write_text(yaml.safe_dump(to_dict(config), sort_keys=False))
+        seed_everything(config.seed)
 
-    sft_started = time.perf_counter()
-    policy_path = _starting_policy(config, run_dir, resume_from, log) if main else None
-    # the main process's choice (and its SFT checkpoint, once written) for every process
-    policy_path = Path(strategy.gather_objects(policy_path)[0])
-    sft_seconds = time.perf_counter() - sft_started
-    if resume_from is not None:
-        log(f"resuming from {resume_from}")
-    engine = config.rollout.engine.resolve()
-    log(f"rollout engine: {engine}" + (" (rollout.engine=auto)" if engine is not config.rollout.engine else ""))
+        sft_started = time.perf_counter()
+        policy_path = _starting_policy(config, run_dir, resume_from, log) if main else None
+        # the main process's choice (and its SFT checkpoint, once written) for every process
+        policy_path = Path(strategy.gather_objects(policy_path)[0])
+        sft_seconds = time.perf_counter() - sft_started
+        if resume_from is not None:
+            log(f"resuming from {resume_from}")
+        engine = config.rollout.engine.resolve()
+        log(f"rollout engine: {engine}" + (" (rollout.engine=auto)" if engine is not config.rollout.engine else ""))
 
-    with PPOTrainer(config, run_dir, policy_path, resume_from, strategy=strategy) as trainer:
-        completed = trainer.train(stop_after=stop_after)
-        final_eval = trainer.last_eval if completed and trainer.last_eval_step == trainer.step else {}
-        summary = {
-            "run_dir": str(run_dir),
-            "completed": completed,
-            "interrupted": trainer.stop.signalled,
-            "step": trainer.step,
-            "total_steps": config.total_steps,
-            "task": config.task.name,
-            "estimator": str(config.ppo.estimator),
-            "rollout_engine": str(engine),
-            "eval_size": len(trainer.eval_items),
-            "accuracy_before": (trainer.initial_eval or {}).get("eval/accuracy"),
-            "accuracy_after": final_eval.get("eval/accuracy"),
-            "checkpoint": str(latest_checkpoint(run_dir)),
-            "policy_start": str(policy_path),
-            "seconds": {"total": time.perf_counter() - started, "sft": sft_seconds},
-        }
-    if summary["accuracy_before"] is not None and summary["accuracy_after"] is not None:
-        summary["accuracy_gain"] = summary["accuracy_after"] - summary["accuracy_before"]
-    if main:
-        (run_dir / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+        with PPOTrainer(config, run_dir, policy_path, resume_from, strategy=strategy, run_log=run_log) as trainer:
+            completed = trainer.train(stop_after=stop_after)
+            final_eval = trainer.last_eval if completed and trainer.last_eval_step == trainer.step else {}
+            summary = {
+                "run_dir": str(run_dir),
+                "completed": completed,
+                "interrupted": trainer.stop.signalled,
+                "step": trainer.step,
+                "total_steps": config.total_steps,
+                "task": config.task.name,
+                "estimator": str(config.ppo.estimator),
+                "rollout_engine": str(engine),
+                "eval_size": len(trainer.eval_items),
+                "accuracy_before": (trainer.initial_eval or {}).get("eval/accuracy"),
+                "accuracy_after": final_eval.get("eval/accuracy"),
+                "checkpoint": str(latest_checkpoint(run_dir)),
+                "policy_start": str(policy_path),
+                "seconds": {"total": time.perf_counter() - started, "sft": sft_seconds},
+            }
+        if summary["accuracy_before"] is not None and summary["accuracy_after"] is not None:
+            summary["accuracy_gain"] = summary["accuracy_after"] - summary["accuracy_before"]
+        if main:
+            (run_dir / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+            run_log.write("summary.json: " + json.dumps(summary))
     return RunResult(run_dir=run_dir, completed=completed, summary=summary)
 
 

@@ -105,3 +105,13 @@ def assert_n_samples_per_prompt(engine: Any, prompts: Sequence[Any], n: int, max
         assert len({c.token_ids for c in group}) > 1, f"prompt {i}: its {n} samples are all the same"
     assert engine.generate(prompts, sampling) == completions
     return completions
+
+
+def optimizer_step(model, completions, pad_token_id: int, lr: float = 1e-2) -> None:
+    """One real AdamW step that raises the logprob of ``completions`` (a stand-in for a PPO update)."""
+    optimizer = torch.optim.AdamW(model.parameters(), lr=lr)
+    batch = collate_completions(completions, pad_token_id)
+    loss = -(forward_logprobs(model, batch).sum() / batch.response_mask.sum())
+    loss.backward()
+    optimizer.step()
+    optimizer.zero_grad(set_to_none=True)

@@ -22,12 +22,12 @@ from rlvr_gym.rollout import (  # noqa: E402
     VLLMEngineConfig,
     WeightTransport,
 )
-from rlvr_gym.trainers.logprobs import collate_completions, forward_logprobs  # noqa: E402
 from tests.rollout.engine_checks import (  # noqa: E402
     assert_n_samples_per_prompt,
     assert_stopped_like_the_reference,
     assert_well_formed,
     max_logprob_gap,
+    optimizer_step,
     printable_stop_strings,
 )
 from tests.rollout.test_hf import GREEDY_STOP  # noqa: E402
@@ -101,16 +101,6 @@ def test_logprobs_are_those_of_the_distribution_drawn_from(engine, policy):
 
 def test_n_samples_per_prompt(engine):
     assert_n_samples_per_prompt(engine, PROMPTS, n=3)
-
-
-def optimizer_step(model, completions, pad_token_id: int) -> None:
-    """One real AdamW step that raises the logprob of ``completions`` (a stand-in for a PPO update)."""
-    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-2)
-    batch = collate_completions(completions, pad_token_id)
-    loss = -(forward_logprobs(model, batch).sum() / batch.response_mask.sum())
-    loss.backward()
-    optimizer.step()
-    optimizer.zero_grad(set_to_none=True)
 
 
 @pytest.mark.parametrize("transport", list(WeightTransport))

@@ -55,7 +55,7 @@ def test_ctrl_c_saves_a_checkpoint_and_resume_continues(tmp_path, tiny_model_dir
 
     run_dir = tmp_path / "run"
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(REPO_ROOT), os.environ.get("PYTHONPATH")])))
-    log = (tmp_path / "train.log").open("w")
+    log = (tmp_path / "console.log").open("w")
     # its own session, so that the SIGINT below goes to its whole process group, as a terminal's Ctrl-C does
     proc = subprocess.Popen(
         _train_command(run_dir, tiny_model_dir, "total_steps=10000"),
@@ -67,7 +67,7 @@ def test_ctrl_c_saves_a_checkpoint_and_resume_continues(tmp_path, tiny_model_dir
     try:
         deadline = time.monotonic() + 120
         while not any(step >= 1 for step in _logged_steps(run_dir)):
-            assert proc.poll() is None, (tmp_path / "train.log").read_text()[-3000:]
+            assert proc.poll() is None, (tmp_path / "console.log").read_text()[-3000:]
             assert time.monotonic() < deadline, "no step logged within 120 s"
             time.sleep(0.2)
         os.killpg(proc.pid, signal.SIGINT)
@@ -76,7 +76,7 @@ def test_ctrl_c_saves_a_checkpoint_and_resume_continues(tmp_path, tiny_model_dir
         if proc.poll() is None:
             proc.kill()
         log.close()
-    output = (tmp_path / "train.log").read_text()
+    output = (tmp_path / "console.log").read_text()
     assert returncode == 130, output[-3000:]  # documented: a clean save after Ctrl-C exits with 130
     assert "Traceback" not in output, output[-3000:]
 
@@ -100,3 +100,9 @@ def test_ctrl_c_saves_a_checkpoint_and_resume_continues(tmp_path, tiny_model_dir
     assert _logged_steps(run_dir) == list(range(step + 3))  # step 0 is the evaluation before RL
     assert load_trainer_state(latest_checkpoint(run_dir))["step"] == step + 2
     assert "held-out accuracy" in resumed.stdout
+    # RUN_DIR/train.log: both calls' lines, the signal, one line per step; the console kept only its own lines
+    run_log = (run_dir / "train.log").read_text()
+    assert run_log.count("rollout engine: hf") == 2 and "resuming from " in run_log
+    assert "SIGINT: finishing step" in run_log and "held-out accuracy before RL" in run_log
+    assert f"step {step + 2}/{step + 2} rewards/mean=" in run_log and "summary.json: " in run_log
+    assert "step 1/10000" in run_log and "step 1/10000" not in output
