@@ -170,12 +170,12 @@ def load_items(spec: TaskSpec, split: str | None = None, source_options: Mapping
         return _ITEMS[key]
 
 
-def held_out_items(spec: TaskSpec, source_options: Mapping[str, Any] | None, size: int) -> list[Item]:
-    """The first ``size`` distinct prompts of the test split (procedural splits repeat problems)."""
+def held_out_items(spec: TaskSpec, source_options: Mapping[str, Any] | None, size: int | None, split: str = "test") -> list[Item]:
+    """The first ``size`` distinct prompts of ``split`` (all of them for None; procedural splits repeat problems)."""
     if size == 0:
         return []
     seen: dict[str, Item] = {}
-    for item in load_items(spec, "test", source_options):
+    for item in load_items(spec, split, source_options):
         seen.setdefault(item.prompt, item)
         if len(seen) == size:
             break

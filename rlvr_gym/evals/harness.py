@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
-from ..envs import FileSource, Item, get_task, load_items
+from ..envs import FileSource, Item, get_task, held_out_items, load_items
 from ..jsonl import iter_jsonl
 from ..verifiers import VerifierPool, get_verifier, verify_batch
 from .metrics import ifeval_accuracies, mean_pass_at_k
@@ -67,12 +67,16 @@ def load_eval_items(
     ``task_file`` replaces the path of the split's `FileSource` (same fields, another file), e.g.
     the IFEval prompt file that pairs with a published set of responses. ``source_options``
     replace fields of the split's source (a procedural task's ``digits``, ``operators``...), as
-    a training run sets them. ``limit`` keeps the first ``limit`` items.
+    a training run sets them. ``limit`` keeps the first ``limit`` items; from a procedural source (no
+    file), the first ``limit`` distinct prompts, as the trainer's held-out set (`held_out_items`).
     """
     spec = get_task(setting.task)
     if setting.split not in spec.splits:
         raise KeyError(f"task {spec.name!r} has no split {setting.split!r}; splits: {', '.join(sorted(spec.splits))}")
-    if task_file is None:
+    if task_file is None and not isinstance(spec.splits[setting.split], FileSource):
+        # a procedural source repeats problems: its first distinct prompts, the trainer's held-out set
+        items = held_out_items(spec, source_options, limit, setting.split)
+    elif task_file is None:
         loaded = load_items(spec, setting.split, source_options)
         items = list(loaded if limit is None else loaded[:limit])
     else:

@@ -61,6 +61,9 @@ class HFEngine:
     ):
         self.config = config
         self.model = model.to(device=config.device, dtype=getattr(torch, config.dtype)).eval()
+        from .attention import use_gqa_attention
+
+        use_gqa_attention(self.model)  # GQA without copying the KV cache per layer and token (same numbers)
         self.tokenizer = tokenizer
         self.stop_ids = stop_token_ids(tokenizer, getattr(model.generation_config, "eos_token_id", None))
         pad = tokenizer.pad_token_id

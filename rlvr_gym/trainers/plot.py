@@ -6,7 +6,7 @@ from pathlib import Path
 
 from .tracking import read_metrics
 
-__all__ = ["DPO_PANELS", "PANELS", "plot_run"]
+__all__ = ["DPO_PANELS", "NO_REFERENCE_PANEL", "ON_POLICY_PANEL", "PANELS", "choose_panels", "plot_run"]
 
 PANELS: tuple[tuple[str, str], ...] = (
     ("rewards/mean", "reward (sequence score)"),
@@ -19,6 +19,9 @@ PANELS: tuple[tuple[str, str], ...] = (
 NO_REFERENCE_PANEL = ("policy/approx_kl", "approx. KL(old || new) per update (no reference: beta 0)")
 """Replaces the KL panel when a run has no reference model (``kl/ref`` never logged)."""
 
+ON_POLICY_PANEL = ("verifier/correct", "sampled accuracy (no reference, on-policy)")
+"""Replaces it when that KL is 0 throughout too: one update per rollout batch, so old and new policy are one."""
+
 DPO_PANELS: tuple[tuple[str, str], ...] = (
     ("loss/dpo", "DPO loss"),
     ("rewards/margin", "implicit reward margin (chosen - rejected)"),
@@ -26,6 +29,17 @@ DPO_PANELS: tuple[tuple[str, str], ...] = (
     ("eval/accuracy", "held-out accuracy (greedy)"),
 )
 """The panels of a DPO run (chosen when its metrics hold ``loss/dpo`` or ``rewards/margin``)."""
+
+
+def choose_panels(records: list[dict]) -> tuple[tuple[str, str], ...]:
+    """The four panels for a run's records: `DPO_PANELS` for a DPO run, else `PANELS` with the KL panel
+    replaced when there is no reference (`NO_REFERENCE_PANEL`, or `ON_POLICY_PANEL` when that KL is 0 too)."""
+    if any("loss/dpo" in r or "rewards/margin" in r for r in records):
+        return DPO_PANELS
+    if any("kl/ref" in r for r in records):
+        return PANELS
+    replacement = NO_REFERENCE_PANEL if any(r.get("policy/approx_kl") for r in records) else ON_POLICY_PANEL
+    return tuple(replacement if name == "kl/ref" else (name, title) for name, title in PANELS)
 
 
 def plot_run(run_dir: str | Path, out: str | Path | None = None) -> Path:
@@ -42,11 +56,7 @@ def plot_run(run_dir: str | Path, out: str | Path | None = None) -> Path:
         raise ValueError(f"{run_dir / 'metrics.jsonl'} holds no records yet")
     out = Path(out) if out is not None else run_dir / "curves.png"
     fig, axes = plt.subplots(2, 2, figsize=(10, 7), constrained_layout=True)
-    dpo = any("loss/dpo" in r or "rewards/margin" in r for r in records)
-    panels = DPO_PANELS if dpo else PANELS
-    if not dpo and not any("kl/ref" in r for r in records):
-        panels = tuple(NO_REFERENCE_PANEL if name == "kl/ref" else (name, title) for name, title in panels)
-    for ax, (name, title) in zip(axes.flat, panels):
+    for ax, (name, title) in zip(axes.flat, choose_panels(records)):
         points = [(r["step"], r[name]) for r in records if r.get(name) is not None]
         if points:
             steps, values = zip(*points)

@@ -217,9 +217,9 @@ def test_other_user_errors(capsys, tmp_path):
 
 
 def test_task_option_sets_the_procedural_source_like_a_training_run(tmp_path):
-    from rlvr_gym.envs import ArithmeticSource
+    from rlvr_gym.envs import get_task, held_out_items
 
-    items = ArithmeticSource(digits=1, operators="+", split="test").load()[:5]
+    items = held_out_items(get_task("arithmetic"), {"digits": 1, "operators": "+"}, 5)  # what --limit 5 evaluates
     responses = tmp_path / "r.jsonl"
     responses.write_text("".join(json.dumps({"id": item.id, "response": f"#### {item.ground_truth}"}) + "\n" for item in items))
     out = tmp_path / "run"

@@ -62,3 +62,21 @@ def test_ifeval_accuracies_by_hand():
     assert acc["prompt_level_loose"] == 0.5 and acc["inst_level_loose"] == pytest.approx(2 / 3)
     assert acc["per_instruction_strict"] == {"a": 1.0, "b": 0.0}
     assert acc["prompt_count_strict"] == [1, 2] and acc["inst_count_loose"] == [2, 3]
+
+
+# --- which items a procedural task evaluates
+
+
+def test_a_procedural_task_evaluates_distinct_held_out_problems():
+    from rlvr_gym.envs import get_task, load_items
+    from rlvr_gym.evals.harness import load_eval_items
+    from rlvr_gym.evals.prompts import setting_for
+
+    options = {"digits": 2, "operators": "+"}
+    items = load_eval_items("arithmetic", setting_for("arithmetic"), limit=500, source_options=options)
+    prompts = [item.prompt for item in items]
+    assert len(prompts) == 500 == len(set(prompts))  # the first 607 test items hold these 500 problems
+    raw = load_items(get_task("arithmetic"), "test", options)
+    assert len({raw[i].prompt for i in range(607)}) == 500 and len({raw[i].prompt for i in range(606)}) == 499
+    train = load_items(get_task("arithmetic"), "train", options)
+    assert not set(prompts) & {train[i].prompt for i in range(len(train))}  # held out: no training problem

@@ -168,3 +168,32 @@ def test_make_rollout_engine_builds_the_hf_engine(tiny_model_dir):
     engine = make_rollout_engine(tiny_model_dir, RolloutConfig(engine=EngineKind.HF))
     assert isinstance(engine, HFEngine)
     assert RolloutConfig(engine="vllm").engine is EngineKind.VLLM
+
+
+# --- grouped-query attention without repeating the KV heads (rlvr_gym.rollout.attention)
+
+
+def test_gqa_attention_gives_the_same_tokens_and_logprobs_as_transformers_sdpa(tiny_model_dir):
+    """A random GQA Llama (4 query heads, 2 key/value heads) with the tiny tokenizer: the engine's attention
+    (torch's ``enable_gqa`` under the padding mask) against transformers' SDPA (heads repeated), on left-padded
+    prompts of different lengths, greedy and sampled: the same tokens and the same logprobs."""
+    from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
+
+    from rlvr_gym.rollout.attention import ATTENTION, use_gqa_attention
+
+    tokenizer = AutoTokenizer.from_pretrained(tiny_model_dir)
+    torch.manual_seed(0)
+    config = LlamaConfig(
+        vocab_size=len(tokenizer), hidden_size=64, intermediate_size=128, num_hidden_layers=2,
+        num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=256, attn_implementation="sdpa",
+    )  # fmt: skip
+    model = LlamaForCausalLM(config).eval()
+    reference = HFEngine(copy.deepcopy(model), tokenizer)
+    reference.model.set_attn_implementation("sdpa")  # the engine switched its copy; this one repeats the heads
+    ours = HFEngine(model, tokenizer)
+    assert ours.model.config._attn_implementation == ATTENTION and reference.model.config._attn_implementation == "sdpa"
+    prompts = ["1+1=", "What is 12*7? Answer:", "x", "a b c d e f g h i j k l m n o p"]
+    for sampling in (SamplingConfig(max_new_tokens=12, temperature=0.0, seed=None), SamplingConfig(max_new_tokens=12, seed=4, n=2)):
+        assert ours.generate(prompts, sampling) == reference.generate(prompts, sampling)
+    tiny = HFEngine.from_pretrained(tiny_model_dir)  # 8 query and 8 key/value heads: nothing to switch
+    assert not use_gqa_attention(tiny.model) and tiny.model.config._attn_implementation == "sdpa"

