@@ -75,7 +75,8 @@ def test_vllm_records_reach_the_run_log_named_by_the_environment(tmp_path, monke
         assert len(added) == 1
         logging.getLogger("vllm.rlvr_gym_test_child").warning("KV cache is small")  # a fresh child: not disabled by any dictConfig
         added[0].flush()
-        assert path.read_text().rstrip().endswith("vllm.rlvr_gym_test_child: KV cache is small")
+        state = f"disable={logging.root.manager.disable} vllm level={logger.level} disabled={logger.disabled} handlers={logger.handlers}"
+        assert path.read_text().rstrip().endswith("vllm.rlvr_gym_test_child: KV cache is small"), state
     finally:
         for handler in logger.handlers[:]:
             if handler not in before:
