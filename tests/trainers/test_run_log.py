@@ -66,8 +66,9 @@ def test_processes_other_than_the_main_one_write_no_file(tmp_path):
 def test_vllm_records_reach_the_run_log_named_by_the_environment(tmp_path, monkeypatch):
     path = tmp_path / "train.log"
     monkeypatch.setenv(RUN_LOG_ENV, str(path))
+    monkeypatch.setenv("VLLM_LOGGING_LEVEL", "WARNING")  # an earlier test may have asked for ERROR
     logger = logging.getLogger("vllm")
-    before = list(logger.handlers)
+    before, level = list(logger.handlers), logger.level
     try:
         quiet_vllm_logging()
         quiet_vllm_logging()  # idempotent: one handler for the file
@@ -78,6 +79,7 @@ def test_vllm_records_reach_the_run_log_named_by_the_environment(tmp_path, monke
         state = f"disable={logging.root.manager.disable} vllm level={logger.level} disabled={logger.disabled} handlers={logger.handlers}"
         assert path.read_text().rstrip().endswith("vllm.rlvr_gym_test_child: KV cache is small"), state
     finally:
+        logger.setLevel(level)
         for handler in logger.handlers[:]:
             if handler not in before:
                 logger.removeHandler(handler)
