@@ -85,6 +85,7 @@ __all__ = ["PPOTrainer"]
 
 T = TypeVar("T")
 
+
 def _timed(fn: Callable[[], T]) -> tuple[T, float]:
     start = time.perf_counter()
     result = fn()

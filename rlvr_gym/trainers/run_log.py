@@ -19,7 +19,6 @@ from __future__ import annotations
 import logging
 import os
 import sys
-import time
 from collections.abc import Mapping
 from pathlib import Path
 from types import TracebackType
@@ -35,6 +34,7 @@ LIBRARY_LOGGERS = ("transformers", "DeepSpeed", "vllm")
 
 STEP_FIELDS = ("rewards/mean", "verifier/correct", "kl/ref", "response/length", "loss/policy", "eval/accuracy", "time/step")
 """The numbers of each step's line (those the step logged)."""
+
 
 class RunLog:
     """The run's log file, open between ``__enter__`` and ``__exit__`` (see the module docstring).
@@ -79,9 +79,10 @@ class RunLog:
         root = logging.getLogger()
         root.removeHandler(self._console_handler)
         root.setLevel(self._root_level)
-        for logger in self._loggers:
-            logger.removeHandler(self._handler)
-        self._handler.close()
+        for logger in self._loggers:  # ours, and the one quiet_vllm_logging adds after vLLM's import replaced ours
+            for handler in [h for h in logger.handlers if getattr(h, "baseFilename", None) == self._handler.baseFilename]:
+                logger.removeHandler(handler)
+                handler.close()
         self._handler = None
         if self._previous_env is None:
             os.environ.pop(RUN_LOG_ENV, None)
@@ -103,6 +104,4 @@ class RunLog:
         """Keep ``message`` in the file only (nothing when no file is open)."""
         if self._handler is None:
             return
-        record = logging.LogRecord("rlvr_gym", logging.INFO, __file__, 0, message, None, None)
-        record.created = time.time()
-        self._handler.handle(record)
+        self._handler.handle(logging.LogRecord("rlvr_gym", logging.INFO, __file__, 0, message, None, None))

@@ -84,3 +84,26 @@ def test_vllm_records_reach_the_run_log_named_by_the_environment(tmp_path, monke
             if handler not in before:
                 logger.removeHandler(handler)
                 handler.close()
+
+
+def test_closing_the_run_log_drops_the_handler_attached_after_vllms_import(tmp_path, monkeypatch):
+    """In the main process vLLM's import replaces the ``vllm`` logger's handlers, and `VLLMEngine` re-attaches the run
+    log through `quiet_vllm_logging`; closing the run removes that one too, so a later run's vLLM records stay out."""
+    monkeypatch.setenv("VLLM_LOGGING_LEVEL", "WARNING")
+    logger = logging.getLogger("vllm")
+    before, level = list(logger.handlers), logger.level
+    path = tmp_path / "train.log"
+    try:
+        with RunLog(path, console=None):
+            for handler in logger.handlers[:]:  # what vLLM's logging set-up does to existing handlers
+                logger.removeHandler(handler)
+            quiet_vllm_logging()
+            assert [getattr(h, "baseFilename", None) for h in logger.handlers] == [str(path)]
+        assert not [h for h in logger.handlers if getattr(h, "baseFilename", None) == str(path)]
+        logging.getLogger("vllm.rlvr_gym_test_child").warning("after the run")
+        assert "after the run" not in path.read_text()
+    finally:
+        logger.setLevel(level)
+        for handler in before:
+            if handler not in logger.handlers:
+                logger.addHandler(handler)
