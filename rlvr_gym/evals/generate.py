@@ -151,8 +151,11 @@ class GenerationStats:
 
 
 def chunk_rows(engine: Any) -> int:
-    """Rows per `engine.generate` call, so the progress bar moves: vLLM batches best with many (64), HF with few (16)."""
-    return 64 if isinstance(getattr(engine, "config", None), VLLMEngineConfig) else 16
+    """Rows per `engine.generate` call, so the progress bar moves: vLLM batches best with many (its ``max_num_seqs``,
+    256 by default: a call waits for its longest response, and vLLM keeps the other slots busy meanwhile), HF with
+    few (16)."""
+    config = getattr(engine, "config", None)
+    return config.max_num_seqs if isinstance(config, VLLMEngineConfig) else 16
 
 
 def generate_with_stats(

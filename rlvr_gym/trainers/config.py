@@ -190,6 +190,10 @@ class PPOConfig:
     group_size: int = 1
     """Samples per prompt (``n``; TRL ``num_generations``): a step trains on ``rollout_batch_size * group_size``
     completions. grpo, dr_grpo and rloo need >= 2; the group of a prompt never spans processes."""
+    shared_prompt_forward: bool = True
+    """With group_size >= 2: the trainer's forwards (update, reference, old logprobs) run each distinct prompt
+    of a micro-batch once and its samples on its KV cache, the same logprobs and gradients to float rounding
+    (micro-batches then hold whole groups; the mini-batches keep their rows). false: every row in full."""
     rollout_batch_size: int = 64
     """Prompts per step, over all processes (each takes an equal share)."""
     mini_batch_size: int = 16

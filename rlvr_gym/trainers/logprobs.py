@@ -20,7 +20,16 @@ from torch import Tensor
 if TYPE_CHECKING:
     from ..rollout import Completion
 
-__all__ = ["RolloutBatch", "SequenceBatch", "collate_completions", "forward_logprobs", "gather_logprobs", "take_rows"]
+__all__ = [
+    "RolloutBatch",
+    "SequenceBatch",
+    "collate_completions",
+    "forward_logprobs",
+    "forward_logprobs_shared_prompts",
+    "gather_logprobs",
+    "prompt_groups",
+    "take_rows",
+]
 
 B = TypeVar("B")
 
@@ -131,3 +140,83 @@ def forward_logprobs(model: torch.nn.Module, batch: SequenceBatch, temperature: 
     input_ids = batch.input_ids.to(device)  # (B, T)
     logits = model(input_ids=input_ids, attention_mask=batch.attention_mask.to(device)).logits  # (B, T, V)
     return gather_logprobs(logits, input_ids, temperature) * batch.response_mask.to(device)  # (B, T)
+
+
+def prompt_groups(batch: SequenceBatch) -> tuple[Tensor, Tensor, list[int]]:
+    """Rows of ``batch`` that share their prompt: ``(first, inverse, prompt_lengths)``.
+
+    ``prompt_lengths[i]`` is row ``i``'s prompt length (the columns before its first response token);
+    ``first`` ``# (G,)`` holds one row per distinct prompt, in order of first appearance, and
+    ``inverse`` ``# (B,)`` maps each row to its prompt's position in ``first``.
+    """
+    lengths = [int(i) for i in batch.response_mask.argmax(dim=1).tolist()]  # (B,) first response column
+    ids = batch.input_ids.tolist()
+    seen: dict[tuple[int, ...], int] = {}
+    first, inverse = [], []
+    for row, length in enumerate(lengths):
+        key = tuple(ids[row][:length])
+        if key not in seen:
+            seen[key] = len(first)
+            first.append(row)
+        inverse.append(seen[key])
+    return torch.tensor(first), torch.tensor(inverse), lengths
+
+
+def forward_logprobs_shared_prompts(model: torch.nn.Module, batch: SequenceBatch, temperature: float = 1.0) -> Tensor:
+    """`forward_logprobs`, with each distinct prompt run once: what a group of samples per prompt needs.
+
+    1. The distinct prompts, less their last token, left-padded, go through the model once (``# (G, P-1)``),
+       keeping their KV cache (with gradients when enabled).
+    2. The cache is repeated for the rows (``# (B, ...)``); each row's last prompt token and its response,
+       right-padded (``# (B, 1 + R)``), run on top of it at the positions they hold in the full sequence.
+    3. The response logits give the response tokens' logprobs, scattered back to their ``# (B, T)`` columns.
+
+    The same quantities as `forward_logprobs` (equal up to float rounding, and the same gradients), with
+    ``G`` instead of ``B`` prompt passes and no logits over prompt positions. Falls back to
+    `forward_logprobs` when every prompt is distinct, a prompt has one token, or the model checkpoints
+    activations (transformers turns the KV cache off then).
+    """
+    first, inverse, lengths = prompt_groups(batch)
+    if len(first) == len(lengths) or min(lengths) < 2 or getattr(model, "is_gradient_checkpointing", False):
+        return forward_logprobs(model, batch, temperature)
+    device = next(model.parameters()).device
+    B, T = batch.input_ids.shape
+    response_lengths = [int(n) for n in batch.response_mask.sum(dim=1).tolist()]
+    # 1. distinct prompts less their last token, left-padded: (G, P-1)
+    heads = [batch.input_ids[row, : lengths[row] - 1] for row in first.tolist()]
+    P1 = max(len(h) for h in heads)
+    prompt_ids = torch.zeros((len(heads), P1), dtype=torch.long)  # (G, P-1)
+    prompt_mask = torch.zeros((len(heads), P1), dtype=torch.long)  # (G, P-1)
+    for g, head in enumerate(heads):
+        prompt_ids[g, P1 - len(head) :] = head
+        prompt_mask[g, P1 - len(head) :] = 1
+    prompt_positions = (prompt_mask.cumsum(-1) - 1).clamp(min=0)  # (G, P-1)
+    out = model(
+        input_ids=prompt_ids.to(device),
+        attention_mask=prompt_mask.to(device),
+        position_ids=prompt_positions.to(device),
+        use_cache=True,
+        logits_to_keep=1,
+    )
+    cache = out.past_key_values
+    # 2. the cache per row; each row's last prompt token and response on top: (B, 1 + R)
+    cache.batch_select_indices(inverse.to(device))
+    R = max(response_lengths)
+    tail_ids = torch.zeros((B, 1 + R), dtype=torch.long)  # (B, 1 + R)
+    tail_mask = torch.zeros((B, 1 + R), dtype=torch.long)  # (B, 1 + R)
+    for row, (p, n) in enumerate(zip(lengths, response_lengths)):
+        tail_ids[row, : 1 + n] = batch.input_ids[row, p - 1 : p + n]
+        tail_mask[row, : 1 + n] = 1
+    positions = torch.tensor(lengths)[:, None] - 1 + torch.arange(1 + R)[None, :]  # (B, 1 + R)
+    logits = model(
+        input_ids=tail_ids.to(device),
+        attention_mask=torch.cat([prompt_mask[inverse], tail_mask], dim=1).to(device),
+        position_ids=positions.to(device),
+        past_key_values=cache,
+        use_cache=True,
+    ).logits  # (B, 1 + R, V)
+    # 3. logprob of response token j sits in column p + j of the full sequence
+    logprobs = gather_logprobs(logits, tail_ids.to(device), temperature)[:, 1:] * tail_mask[:, 1:].to(device)  # (B, R)
+    columns = (torch.tensor(lengths)[:, None] + torch.arange(R)[None, :]).to(device)  # (B, R), distinct per row
+    full = torch.zeros((B, max(lengths) + R), dtype=logprobs.dtype, device=device).scatter(1, columns, logprobs)
+    return full[:, :T]

@@ -71,7 +71,7 @@ from .checkpoint import (
 from .choices import KLMode, LossAggregation, OverlongHandling, RefUpdate, TISLevel
 from .collect import Collector
 from .config import TrainConfig, check_world_size
-from .logprobs import RolloutBatch, SequenceBatch, collate_completions, forward_logprobs, take_rows
+from .logprobs import RolloutBatch, SequenceBatch, collate_completions, forward_logprobs, forward_logprobs_shared_prompts, take_rows
 from .models import load_causal_lm, load_tokenizer
 from .run_log import RunLog
 from .step_metrics import batch_metrics, process_metrics, write_samples
@@ -155,6 +155,8 @@ class PPOTrainer:
         """The KL reference (none when beta is 0)."""
         if config.ppo.uses_reference:
             self.ref_model = self.strategy.prepare_frozen(self._load_ref_model(resume_from))
+        self.shared_prompts = config.ppo.group_size > 1 and config.ppo.shared_prompt_forward
+        self.forward_logprobs = forward_logprobs_shared_prompts if self.shared_prompts else forward_logprobs
         if state:
             self.policy.load_state_dict(state["policy_optimizer"])
             if self.value is not None:
@@ -296,9 +298,9 @@ class PPOTrainer:
         if self.on_policy:
             old_logprobs = zeros.clone()  # filled in place by the update's forward
         else:
-            old_logprobs = self._forward_in_chunks(lambda b: forward_logprobs(self.policy.module, b, temperature), seq)
+            old_logprobs = self._forward_in_chunks(lambda b: self.forward_logprobs(self.policy.module, b, temperature), seq)
         if self.ref_model is not None:
-            ref_logprobs = self._forward_in_chunks(lambda b: forward_logprobs(self.ref_model, b, temperature), seq)
+            ref_logprobs = self._forward_in_chunks(lambda b: self.forward_logprobs(self.ref_model, b, temperature), seq)
         if self.value is not None:
             values = self._forward_in_chunks(lambda b: self.value.module(b.input_ids, b.attention_mask), seq) * seq.response_mask
         return old_logprobs, ref_logprobs, values
@@ -334,6 +336,8 @@ class PPOTrainer:
         for _ in range(cfg.ppo_epochs):
             order = torch.randperm(B, generator=generator).to(batch.input_ids.device)  # (B,)
             minis = [order[start : start + mini_size] for start in range(0, B, mini_size)]
+            if self.shared_prompts:  # micro-batches of whole groups; a mini-batch keeps its rows
+                minis = [mini.sort().values for mini in minis]
             rows = [torch.tensor(float(len(mini)), device=batch.input_ids.device) for mini in minis]
             counts = torch.stack(
                 [torch.stack([batch.loss_mask[mini].sum(), batch.response_mask[mini].sum(), n]) for mini, n in zip(minis, rows)]
@@ -360,7 +364,7 @@ class PPOTrainer:
         cfg = self.config.ppo
         part = batch.rows(index)
         with self.strategy.autocast():
-            logprobs = forward_logprobs(self.policy.module, part.sequences(), self.config.sampling.temperature)  # (b, t)
+            logprobs = self.forward_logprobs(self.policy.module, part.sequences(), self.config.sampling.temperature)  # (b, t)
         logprobs = logprobs.float()
         if self.on_policy:  # the rollout policy is this one: its logprobs are the old ones
             old = logprobs.detach()
