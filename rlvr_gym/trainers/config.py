@@ -463,6 +463,7 @@ class TrainConfig:
         )
         check(self.sampling.temperature > 0, "sampling.temperature", "PPO needs sampled rollouts, got 0 (greedy)")
         check(self.sampling.n == 1, "sampling.n", f"set ppo.group_size for samples per prompt, got sampling.n={self.sampling.n}")
+        check(not self.rollout.vllm.in_process, "rollout.vllm.in_process", "evaluation only: vLLM would take over the trainer's threads")
         check(
             self.model.value_path is None or self.ppo.uses_value_model,
             "model.value_path",
