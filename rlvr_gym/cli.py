@@ -359,7 +359,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--backend",
         choices=["auto", "hf", "vllm"],
         default=None,
-        help="rollout engine (default auto: vllm with a CUDA GPU, else hf, the faster one measured on CPU)",
+        help="rollout engine (default auto: vllm with a CUDA GPU; on CPU vllm for a job of >= 10,000 possible tokens, "
+        "items x n x max new tokens, else hf: the faster one by measurement)",
     )
     evaluate.add_argument("--n", type=int, default=None, help="samples per prompt K; pass@k is reported for every k <= K (default 1)")
     evaluate.add_argument("--temperature", type=float, default=None, help="sampling temperature (default 0 = greedy when --n 1, else 1.0)")

@@ -22,6 +22,7 @@ With temperature 0 the K samples are identical.
 
 from __future__ import annotations
 
+import importlib.util
 import sys
 import time
 from dataclasses import dataclass
@@ -31,6 +32,7 @@ from typing import Any, Sequence
 from ..rollout.config import EngineKind, HFEngineConfig, RolloutConfig, SamplingConfig, VLLMEngineConfig
 
 __all__ = [
+    "AUTO_VLLM_CPU_TOKENS",
     "GenerationStats",
     "chunk_rows",
     "encode_prompt",
@@ -43,13 +45,29 @@ __all__ = [
     "truncate_at_stop",
 ]
 
-def resolve_backend(backend: str | EngineKind) -> EngineKind:
-    """`EngineKind.HF` or `EngineKind.VLLM` (``auto`` picks vLLM when importable with a CUDA GPU); a clear error otherwise."""
+AUTO_VLLM_CPU_TOKENS = 10_000
+"""On CPU, ``auto`` evaluates with vllm-cpu when a job may generate at least this many tokens (items x samples x
+``max_new_tokens``), else with transformers. Measured on SmolLM2-135M-Instruct, 2 cores: vllm-cpu (in process)
+takes about 2 min to start, then decoded 8-shot GSM8K at 309 tok/s; transformers starts in seconds but ran 21
+tok/s there (a chunk waits for its longest answer). 16 IFEval prompts x 128 tokens (2,048): 31 s with
+transformers, 139 s with vLLM; 40 GSM8K items x 512 (20,480): 579 s with transformers, 171 s with vLLM."""
+
+
+def resolve_backend(backend: str | EngineKind, token_budget: int | None = None) -> EngineKind:
+    """`EngineKind.HF` or `EngineKind.VLLM`; a clear error for an unknown or missing backend.
+
+    ``auto``: vLLM when importable with a CUDA GPU; on CPU, vLLM when importable and ``token_budget`` (the
+    most tokens the job may generate) reaches `AUTO_VLLM_CPU_TOKENS`, else transformers.
+    """
     try:
         kind = EngineKind(backend)
     except ValueError:
         raise ValueError(f"unknown backend {backend!r}; choose one of {', '.join(map(str, EngineKind))}") from None
-    return kind.resolve()
+    resolved = kind.resolve()
+    if kind is EngineKind.AUTO and resolved is EngineKind.HF and token_budget is not None and token_budget >= AUTO_VLLM_CPU_TOKENS:
+        if importlib.util.find_spec("vllm") is not None:
+            return EngineKind.VLLM
+    return resolved
 
 
 def truncate_at_stop(text: str, stop: Sequence[str]) -> str:

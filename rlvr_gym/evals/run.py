@@ -205,7 +205,7 @@ def evaluate_model(
 
     if n < 1:
         raise ValueError(f"--n must be >= 1, got {n}")
-    backend = resolve_backend(backend)
+    resolve_backend(backend)  # an unknown or missing backend fails before the tasks load
     tokenizer = load_tokenizer(model_path)
     prepared = prepare_tasks(
         names,
@@ -218,6 +218,7 @@ def evaluate_model(
     budgets = {task.name: max_new_tokens or task.setting.max_new_tokens for task in prepared}
     longest = {task.name: max(len(encode_prompt(tokenizer, p)) for p in task.prompts) for task in prepared}
     max_model_len = max(longest[name] + budgets[name] for name in budgets)
+    backend = resolve_backend(backend, token_budget=sum(len(task.items) * n * budgets[task.name] for task in prepared))
     meta = _base_meta(
         source="model",
         model=str(model_path),

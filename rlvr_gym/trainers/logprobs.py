@@ -177,7 +177,8 @@ def forward_logprobs_shared_prompts(model: torch.nn.Module, batch: SequenceBatch
     activations (transformers turns the KV cache off then).
     """
     first, inverse, lengths = prompt_groups(batch)
-    if len(first) == len(lengths) or min(lengths) < 2 or getattr(model, "is_gradient_checkpointing", False):
+    checkpointing = any(getattr(m, "gradient_checkpointing", False) is True for m in model.modules())  # also inside a wrapper
+    if len(first) == len(lengths) or min(lengths) < 2 or checkpointing:
         return forward_logprobs(model, batch, temperature)
     device = next(model.parameters()).device
     B, T = batch.input_ids.shape

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import importlib.util
+
 import pytest
 
-pytest.importorskip("torch", reason="torch is not installed (pip install 'rlvr-gym[train]')")
+torch = pytest.importorskip("torch", reason="torch is not installed (pip install 'rlvr-gym[train]')")
 
 from rlvr_gym.evals.generate import GenerationStats, generate_with_engine, generate_with_stats  # noqa: E402
-from rlvr_gym.rollout import HFEngine, SamplingConfig  # noqa: E402
+from rlvr_gym.rollout import EngineKind, HFEngine, SamplingConfig  # noqa: E402
 
 # Greedy on the tiny model repeats the prompt's last character (tests/rollout/test_hf.py), so by hand:
 PROMPTS = ["1+1=", "x", "a b c d e f g", "<|im_start|>user\n3-1?<|im_end|>\n"]
@@ -54,3 +56,21 @@ def test_the_summary_line():
     stats = GenerationStats(items=40, completions=40, tokens=3211, finished=38, seconds=52.0)
     assert stats.line("gsm8k") == "gsm8k: 40 items x 1, 3,211 tokens in 52.0 s (61.8 tok/s); 38/40 ended at EOS or a stop string"
     assert GenerationStats(0, 0, 0, 0, 0.0).tokens_per_s == 0.0
+
+
+# --- which engine `auto` picks for an evaluation job
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="the CPU rule: with a CUDA GPU auto is vLLM whatever the job")
+def test_auto_picks_vllm_on_cpu_only_for_a_large_job():
+    from rlvr_gym.evals.generate import AUTO_VLLM_CPU_TOKENS, resolve_backend
+
+    vllm = EngineKind.VLLM if importlib.util.find_spec("vllm") is not None else EngineKind.HF
+    assert resolve_backend("auto") is EngineKind.HF  # no budget given: the trainer's rule
+    assert resolve_backend("auto", 16 * 128) is EngineKind.HF  # 16 IFEval prompts x 128 tokens: 31 s vs 139 s
+    assert resolve_backend("auto", AUTO_VLLM_CPU_TOKENS - 1) is EngineKind.HF
+    assert resolve_backend("auto", AUTO_VLLM_CPU_TOKENS) is vllm
+    assert resolve_backend("auto", 40 * 512) is vllm  # 40 GSM8K items x 512 tokens: 579 s vs 171 s
+    assert resolve_backend("hf", 10**9) is EngineKind.HF  # an explicit choice stands
+    with pytest.raises(ValueError, match="unknown backend 'tgi'"):
+        resolve_backend("tgi", 10)

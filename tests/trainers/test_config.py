@@ -71,6 +71,8 @@ def test_yaml_and_overrides(tmp_path):
         ("rollout.engine=tgi", "rollout.engine"),
         ("rollout.hf.max_batch_size=0", "rollout.hf.max_batch_size"),
         ("rollout.vllm.gpu_memory_utilization=1.5", "rollout.vllm.gpu_memory_utilization"),
+        ("rollout.vllm.in_process=true", "rollout.vllm.in_process"),  # evaluation only
+        ("ppo.shared_prompt_forward=maybe", "ppo.shared_prompt_forward"),
         ("sampling.top_p=0", "sampling.top_p"),
         ("task.name=nope", "task.name"),
         ("task.digits=2", "task.digits"),  # source fields live under task.source_options

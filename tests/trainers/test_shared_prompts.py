@@ -88,3 +88,14 @@ def test_falls_back_to_the_full_forward_when_every_prompt_is_distinct(tiny_model
     batch = collate_completions([_completion([5, 6, 7], [8, 9]), _completion([5, 6], [8])], PAD)
     with torch.no_grad():
         assert torch.equal(forward_logprobs_shared_prompts(model, batch), forward_logprobs(model, batch))
+
+
+def test_falls_back_under_gradient_checkpointing(tiny_model_dir):
+    """transformers turns the KV cache off when activations are checkpointed: the full forward then runs."""
+    from transformers import AutoModelForCausalLM
+
+    model = AutoModelForCausalLM.from_pretrained(tiny_model_dir)
+    model.gradient_checkpointing_enable()
+    model.train()
+    batch = _batch()
+    assert torch.equal(forward_logprobs_shared_prompts(model, batch).detach(), forward_logprobs(model, batch).detach())
