@@ -9,7 +9,8 @@ response at the token completing one and cuts its text before it, so no compute 
 answer. (Before, responses ran to EOS or ``max_new_tokens`` and were cut afterwards: the same text.)
 
 Progress: prompts are generated in chunks (`chunk_rows`), so a bar on stderr (tqdm) moves with items
-done and generated tokens per second; `GenerationStats` sums the call up for a per-task line.
+done and generated tokens per second (on vLLM also as each prompt finishes inside a chunk);
+`GenerationStats` sums the call up for a per-task line.
 
 Prompts are tokenised here, not by the engine: the engine's text path adds no special tokens,
 which would drop the BOS token of tokenizers that normally add one (Llama). A chat-templated
@@ -182,6 +183,11 @@ def chunk_rows(engine: Any) -> int:
     return config.max_num_seqs if isinstance(config, VLLMEngineConfig) else 16
 
 
+def _moves_the_bar(engine: Any) -> bool:
+    """True for `VLLMEngine`, whose ``generate`` takes a ``progress`` bar (vLLM reports each finished request)."""
+    return isinstance(getattr(engine, "config", None), VLLMEngineConfig)
+
+
 def generate_with_stats(
     engine: Any,
     tokenizer: Any,
@@ -222,14 +228,15 @@ def generate_with_stats(
             sampling = SamplingConfig(
                 max_new_tokens=max_new_tokens, temperature=temperature, top_p=top_p, top_k=0, seed=seed + first * n, stop=tuple(stop)
             )
-            completions = engine.generate(rows, sampling)
+            live = bar is not None and _moves_the_bar(engine)  # vLLM advances the bar per finished prompt
+            completions = engine.generate(rows, sampling, progress=bar) if live else engine.generate(rows, sampling)
             if len(completions) != len(rows):
                 raise RuntimeError(f"engine returned {len(completions)} completions for {len(rows)} prompts")
             texts.extend(truncate_at_stop(c.text, stop) for c in completions)  # a no-op: the engine cut them
             tokens += sum(len(c.token_ids) for c in completions)
             finished += sum(c.finished for c in completions)
             if bar is not None:
-                bar.update(len(rows) // n)
+                bar.update(0 if live else len(rows) // n)
                 bar.set_postfix_str(f"{tokens / (time.perf_counter() - started):.1f} tok/s", refresh=True)
     finally:
         if bar is not None:

@@ -9,7 +9,8 @@ import contextlib
 import os
 import shutil
 import tempfile
-from collections.abc import Iterator, Sequence
+import time
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +18,7 @@ from .base import Completion, Prompt, Weights, make_completion, named_tensors, p
 from .config import SamplingConfig, VLLMEngineConfig, WeightTransport
 from .vllm_logging import quiet_vllm_logging
 
-__all__ = ["VLLMEngine", "WORKER_EXTENSION"]
+__all__ = ["RequestProgress", "VLLMEngine", "WORKER_EXTENSION"]
 
 
 WORKER_EXTENSION = "rlvr_gym.rollout.vllm_worker.WeightSyncExtension"
@@ -107,7 +108,8 @@ class VLLMEngine:
                 **_cpu_prefill_settings(max_model_len),
             )
 
-    def generate(self, prompts: Sequence[Prompt], sampling: SamplingConfig) -> list[Completion]:
+    def generate(self, prompts: Sequence[Prompt], sampling: SamplingConfig, progress: Any = None) -> list[Completion]:
+        """`RolloutEngine.generate`; ``progress``: a tqdm bar advanced by one as each prompt's samples finish."""
         from vllm import SamplingParams
         from vllm.inputs import TokensPrompt
 
@@ -130,7 +132,8 @@ class VLLMEngine:
             )
             for i in range(len(all_ids))
         ]
-        outputs = self.llm.generate([TokensPrompt(prompt_token_ids=ids) for ids in all_ids], params, use_tqdm=False)
+        use_tqdm = RequestProgress.factory(progress) if progress is not None else False
+        outputs = self.llm.generate([TokensPrompt(prompt_token_ids=ids) for ids in all_ids], params, use_tqdm=use_tqdm)
         completions = []
         for ids, output in zip(all_ids, outputs):
             for sample in sorted(output.outputs, key=lambda sample: sample.index):
@@ -174,6 +177,42 @@ class VLLMEngine:
 
     def __exit__(self, *exc_info: Any) -> None:
         self.close()
+
+
+class RequestProgress:
+    """The part of a tqdm bar that vLLM's offline loop drives (``use_tqdm``: one ``update`` per finished
+    request, after setting ``postfix`` to its speeds), forwarded to ``bar`` as one item per request."""
+
+    @classmethod
+    def factory(cls, bar: Any) -> Callable[..., Any]:
+        """vLLM's ``use_tqdm``: it also wraps the list of requests it adds (no bar for that: the list back)."""
+
+        def make(iterable: Any = None, **_: Any) -> Any:
+            return iterable if iterable is not None else cls(bar)
+
+        return make
+
+    def __init__(self, bar: Any):
+        self.bar = bar
+        self.n = 0
+        self.postfix = ""
+        self.started = time.perf_counter()
+
+    @property
+    def format_dict(self) -> dict[str, float]:
+        return {"elapsed": max(time.perf_counter() - self.started, 1e-9)}
+
+    def update(self, samples: int = 1) -> None:
+        """One request finished (``samples``: its completions, n of them)."""
+        self.n += 1
+        self.bar.set_postfix_str(f"vLLM {self.postfix}", refresh=False)
+        self.bar.update(1)
+
+    def refresh(self) -> None:
+        self.bar.refresh()
+
+    def close(self) -> None:
+        """The bar belongs to the caller, who closes it."""
 
 
 def _weights_dir(nbytes: int) -> str:

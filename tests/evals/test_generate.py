@@ -74,3 +74,30 @@ def test_auto_picks_vllm_on_cpu_only_for_a_large_job():
     assert resolve_backend("hf", 10**9) is EngineKind.HF  # an explicit choice stands
     with pytest.raises(ValueError, match="unknown backend 'tgi'"):
         resolve_backend("tgi", 10)
+
+
+def test_vllm_request_progress_moves_the_callers_bar_one_item_per_request():
+    """What vLLM's offline loop calls on its ``use_tqdm`` bar (``vllm/entrypoints/common/offline.py``: ``postfix``
+    set, then ``update(n)`` with the request's n samples, ``format_dict["elapsed"]``, ``refresh``, ``close``),
+    forwarded to the evaluation's own bar, which stays open for the next chunk."""
+    import io
+
+    from tqdm.auto import tqdm
+
+    from rlvr_gym.rollout.vllm import RequestProgress
+
+    with tqdm(total=5, file=io.StringIO()) as bar:
+        make = RequestProgress.factory(bar)
+        assert make([1, 2], desc="Adding requests") == [1, 2]  # vLLM wraps the requests it adds too
+        progress = make(total=5, desc="Processed prompts", dynamic_ncols=True, postfix="")
+        assert progress.format_dict["elapsed"] > 0
+        for _ in range(3):
+            progress.postfix = "est. speed input: 10.00 toks/s, output: 5.00 toks/s"
+            progress.update(4)  # a request with 4 samples is one item
+        progress.refresh()
+        progress.close()
+        assert (progress.n, bar.n) == (3, 3)
+        assert bar.postfix == "vLLM est. speed input: 10.00 toks/s, output: 5.00 toks/s"
+        assert "3/5" in bar.fp.getvalue()
+        bar.update(2)  # still open after close()
+        assert bar.n == 5
