@@ -260,6 +260,7 @@ class DPOConfig:
             "strategy.distributed",
             f"DPO runs in one process for now (none), got {self.strategy.distributed}",
         )
+        check(not self.rollout.vllm.in_process, "rollout.vllm.in_process", "evaluation only: vLLM would take over the trainer's threads")
 
 
 def _validate(config: DPOConfig, command: str) -> None:

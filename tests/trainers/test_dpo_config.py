@@ -62,6 +62,7 @@ def test_overrides_and_enums(tmp_path):
         ("iterate-dpo", "model.ref_path=/no/such/model", "model.ref_path"),
         ("iterate-dpo", "task.name=nope", "task.name"),
         ("iterate-dpo", "strategy.distributed=zero2", "strategy.distributed"),
+        ("iterate-dpo", "rollout.vllm.in_process=true", "rollout.vllm.in_process"),  # evaluation only
         ("iterate-dpo", "data.max_length=1", "data.max_length"),
         ("iterate-dpo", "dpo.no_such_key=1", "dpo.no_such_key"),
     ],
