@@ -23,14 +23,13 @@ With temperature 0 the K samples are identical.
 
 from __future__ import annotations
 
-import importlib.util
 import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
 
-from ..rollout.config import EngineKind, HFEngineConfig, RolloutConfig, SamplingConfig, VLLMEngineConfig
+from ..rollout.config import AUTO_VLLM_CPU_TOKENS, EngineKind, HFEngineConfig, RolloutConfig, SamplingConfig, VLLMEngineConfig
 
 __all__ = [
     "AUTO_VLLM_CPU_TOKENS",
@@ -46,13 +45,6 @@ __all__ = [
     "truncate_at_stop",
 ]
 
-AUTO_VLLM_CPU_TOKENS = 10_000
-"""On CPU, ``auto`` evaluates with vllm-cpu when a job may generate at least this many tokens (items x samples x
-``max_new_tokens``), else with transformers. Measured on SmolLM2-135M-Instruct, 2 cores: vllm-cpu (in process)
-takes about 2 min to start, then decoded 8-shot GSM8K at 309 tok/s; transformers starts in seconds but ran 21
-tok/s there (a chunk waits for its longest answer). 16 IFEval prompts x 128 tokens (2,048): 31 s with
-transformers, 139 s with vLLM; 40 GSM8K items x 512 (20,480): 579 s with transformers, 126 s with vLLM (39.6 s of it generating)."""
-
 
 def resolve_backend(backend: str | EngineKind, token_budget: int | None = None) -> EngineKind:
     """`EngineKind.HF` or `EngineKind.VLLM`; a clear error for an unknown or missing backend.
@@ -64,11 +56,7 @@ def resolve_backend(backend: str | EngineKind, token_budget: int | None = None) 
         kind = EngineKind(backend)
     except ValueError:
         raise ValueError(f"unknown backend {backend!r}; choose one of {', '.join(map(str, EngineKind))}") from None
-    resolved = kind.resolve()
-    if kind is EngineKind.AUTO and resolved is EngineKind.HF and token_budget is not None and token_budget >= AUTO_VLLM_CPU_TOKENS:
-        if importlib.util.find_spec("vllm") is not None:
-            return EngineKind.VLLM
-    return resolved
+    return kind.resolve(token_budget)
 
 
 def truncate_at_stop(text: str, stop: Sequence[str]) -> str:
@@ -179,12 +167,11 @@ def chunk_rows(engine: Any) -> int:
     """Rows per `engine.generate` call, so the progress bar moves: vLLM batches best with many (its ``max_num_seqs``,
     256 by default: a call waits for its longest response, and vLLM keeps the other slots busy meanwhile), HF with
     few (16)."""
-    config = getattr(engine, "config", None)
-    return config.max_num_seqs if isinstance(config, VLLMEngineConfig) else 16
+    return engine.config.max_num_seqs if _is_vllm(engine) else 16
 
 
-def _moves_the_bar(engine: Any) -> bool:
-    """True for `VLLMEngine`, whose ``generate`` takes a ``progress`` bar (vLLM reports each finished request)."""
+def _is_vllm(engine: Any) -> bool:
+    """True for `VLLMEngine` (by its config), whose ``generate`` also takes a ``progress`` bar."""
     return isinstance(getattr(engine, "config", None), VLLMEngineConfig)
 
 
@@ -228,7 +215,7 @@ def generate_with_stats(
             sampling = SamplingConfig(
                 max_new_tokens=max_new_tokens, temperature=temperature, top_p=top_p, top_k=0, seed=seed + first * n, stop=tuple(stop)
             )
-            live = bar is not None and _moves_the_bar(engine)  # vLLM advances the bar per finished prompt
+            live = bar is not None and _is_vllm(engine)  # vLLM advances the bar per finished prompt
             completions = engine.generate(rows, sampling, progress=bar) if live else engine.generate(rows, sampling)
             if len(completions) != len(rows):
                 raise RuntimeError(f"engine returned {len(completions)} completions for {len(rows)} prompts")
@@ -236,7 +223,8 @@ def generate_with_stats(
             tokens += sum(len(c.token_ids) for c in completions)
             finished += sum(c.finished for c in completions)
             if bar is not None:
-                bar.update(0 if live else len(rows) // n)
+                if not live:
+                    bar.update(len(rows) // n)
                 bar.set_postfix_str(f"{tokens / (time.perf_counter() - started):.1f} tok/s", refresh=True)
     finally:
         if bar is not None:
