@@ -209,6 +209,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
             task_options=task_options,
             exemplar_files=parse_exemplar_files(args.exemplars, names),
             chat_template=not args.no_chat_template,
+            prompt_format=args.prompt_format,
             gpu_memory_utilization=args.gpu_memory_utilization,
             workers=args.workers,
             timeout_s=args.timeout,
@@ -376,6 +377,13 @@ def build_parser() -> argparse.ArgumentParser:
         help='few-shot exemplars from a JSONL of {"question", "answer"} (first lines used); repeatable',
     )
     evaluate.add_argument("--no-chat-template", action="store_true", help="plain few-shot text even when the tokenizer has a chat template")
+    evaluate.add_argument(
+        "--prompt-format",
+        choices=["plain", "step_by_step", "chat"],
+        default=None,
+        help="0-shot tasks: show prompts in this format (a model trained with task.prompt_format=plain, such as "
+        "rlvr-gym train's default, is evaluated with plain); default: chat with a chat template, else the task's own",
+    )
     evaluate.add_argument(
         "--gpu-memory-utilization",
         type=_positive_float,

@@ -166,12 +166,18 @@ def has_chat_template(tokenizer: Any) -> bool:
     return tokenizer is not None and bool(getattr(tokenizer, "chat_template", None))
 
 
-def build_prompt(setting: EvalSetting, item: Item, exemplars: Sequence[Exemplar], tokenizer: Any = None) -> str:
-    """The prompt for one item: few-shot text, or chat turns when the tokenizer has a template."""
+def build_prompt(
+    setting: EvalSetting, item: Item, exemplars: Sequence[Exemplar], tokenizer: Any = None, prompt_format: str | None = None
+) -> str:
+    """The prompt for one item: few-shot text, or chat turns when the tokenizer has a template. ``prompt_format``
+    (0-shot tasks only: plain, step_by_step, chat) replaces that choice, e.g. the plain prompts a model was
+    trained on (`TaskConfig.prompt_format`)."""
     chat = has_chat_template(tokenizer)
     if setting.shots == 0:
-        text, _ = format_prompt(get_task(setting.task), item, "chat" if chat else None, tokenizer)
+        text, _ = format_prompt(get_task(setting.task), item, prompt_format or ("chat" if chat else None), tokenizer)
         return text
+    if prompt_format is not None:
+        raise ValueError(f"{setting.task}: --prompt-format is for 0-shot tasks; this one is {setting.shots}-shot")
     if len(exemplars) != setting.shots:
         raise ValueError(f"{setting.task}: {setting.shots} exemplars needed, got {len(exemplars)}")
     if chat:

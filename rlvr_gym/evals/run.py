@@ -129,8 +129,10 @@ def prepare_tasks(
     exemplar_files: Mapping[str, str] | None = None,
     exemplar_seed: int = EXEMPLAR_SEED,
     task_options: Mapping[str, Mapping[str, Any]] | None = None,
+    prompt_format: str | None = None,
 ) -> list[PreparedTask]:
-    """Items and exact prompts per benchmark (chat turns when ``tokenizer`` has a chat template)."""
+    """Items and exact prompts per benchmark (chat turns when ``tokenizer`` has a chat template; ``prompt_format``
+    as in `build_prompt`)."""
     task_files, exemplar_files = dict(task_files or {}), dict(exemplar_files or {})
     prepared = []
     for name in names:
@@ -140,7 +142,7 @@ def prepare_tasks(
         if not items:
             raise ValueError(f"{name}: no items to evaluate (--limit {limit})")
         exemplars = draw_exemplars(setting, seed=exemplar_seed, exemplar_file=exemplar_files.get(name))
-        prompts = [build_prompt(setting, item, exemplars, tokenizer) for item in items]
+        prompts = [build_prompt(setting, item, exemplars, tokenizer, prompt_format) for item in items]
         info = {
             "task": setting.task,
             "split": setting.split,
@@ -154,7 +156,8 @@ def prepare_tasks(
                 or f"{setting.exemplar_task} {setting.exemplar_split}, Random({exemplar_seed}).sample, "
                 f"solution <= {setting.max_exemplar_chars} chars"
             ),
-            "chat_template": has_chat_template(tokenizer),
+            "chat_template": has_chat_template(tokenizer) and prompt_format in (None, "chat"),
+            "prompt_format": prompt_format,
             "stop": list(setting.stop),
         }
         prepared.append(PreparedTask(name, setting, list(items), prompts, info))
@@ -194,6 +197,7 @@ def evaluate_model(
     workers: int = 2,
     timeout_s: float = 10.0,
     task_options: Mapping[str, Mapping[str, Any]] | None = None,
+    prompt_format: str | None = None,
     progress: bool = False,
 ) -> tuple[list[TaskReport], dict[str, Any]]:
     """Generate ``n`` responses per prompt with the model at ``model_path`` and score every benchmark.
@@ -214,6 +218,7 @@ def evaluate_model(
         task_files=task_files,
         exemplar_files=exemplar_files,
         task_options=task_options,
+        prompt_format=prompt_format,
     )
     budgets = {task.name: max_new_tokens or task.setting.max_new_tokens for task in prepared}
     longest = {task.name: max(len(encode_prompt(tokenizer, p)) for p in task.prompts) for task in prepared}

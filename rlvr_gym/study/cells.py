@@ -22,20 +22,32 @@ from ..trainers.config import SFTConfig, TaskConfig, load_train_config
 from ..trainers.dpo_config import load_dpo_config
 from .config import Arm, StudyConfig
 
-__all__ = ["ARM_OVERRIDES", "Cell", "Stage", "plan", "sft_dir", "shared_task"]
+__all__ = ["ARM_OVERRIDES", "PPO_RECIPE", "TRAIN_STAGE_OVERRIDES", "Cell", "Stage", "plan", "sft_dir", "shared_task"]
+
+PPO_RECIPE = (
+    "ppo.estimator=gae",
+    "ppo.group_size=1",
+    "ppo.rollout_batch_size=64",
+    "ppo.dynamic_sampling=false",
+    "ppo.kl.init_kl_coef=0.05",
+)
+"""The study's PPO (Tülu 3's recipe, as in Xu et al.): a value model and GAE, 64 prompts x 1 sample per step,
+beta 0.05 to a reference; the fields where the embedded default of ``rlvr-gym train`` (GRPO) differs."""
 
 # The arm's own overrides of the command's defaults (before the study's train_overrides / dpo_overrides).
 ARM_OVERRIDES: dict[Arm, tuple[str, ...]] = {
     Arm.OFFLINE_DPO: (),
     Arm.ITERATIVE_DPO: (),
     Arm.ITERATIVE_DPO_UNFILTERED: ("pairs.filters.drop_same_answer=false", "pairs.filters.chosen_must_finish=false"),
-    Arm.PPO: (),
-    Arm.PPO_NO_WHITENING: ("ppo.whiten_advantages=false",),
-    Arm.PPO_LARGE_BATCH: ("ppo.mini_batch_size=64", "ppo.micro_batch_size=16"),
-    Arm.PPO_EMA_REF: ("ppo.ref_update=ema",),
-    Arm.GRPO: ("ppo.estimator=grpo", "ppo.group_size=8", "ppo.rollout_batch_size=8", "ppo.kl.init_kl_coef=0"),
+    Arm.PPO: PPO_RECIPE,
+    Arm.PPO_NO_WHITENING: (*PPO_RECIPE, "ppo.whiten_advantages=false"),
+    Arm.PPO_LARGE_BATCH: (*PPO_RECIPE, "ppo.mini_batch_size=64", "ppo.micro_batch_size=16"),
+    Arm.PPO_EMA_REF: (*PPO_RECIPE, "ppo.ref_update=ema"),
+    Arm.GRPO: ("ppo.estimator=grpo", "ppo.group_size=8", "ppo.rollout_batch_size=8", "ppo.dynamic_sampling=false", "ppo.kl.init_kl_coef=0"),
     Arm.DPO_THEN_PPO: (),
 }
+TRAIN_STAGE_OVERRIDES: dict[Arm, tuple[str, ...]] = {Arm.DPO_THEN_PPO: PPO_RECIPE}
+"""The train stage's own overrides of an arm whose first stage is DPO (those keys are not DPO's)."""
 
 # What every run of the study sets: no progress bar (the study prints a line per run; each run's console goes to
 # its RUN_DIR/console.log), a checkpoint every 25 steps so that an interrupted run resumes close to where it was.
@@ -88,7 +100,8 @@ def _split(budget: int, per_unit: int, what: str) -> int:
 
 def _train_stage(config: StudyConfig, arm: Arm, seed: int, run_dir: Path, budget: int, device: str, after: bool) -> Stage:
     device_sets = (f"strategy.device={device}", f"rollout.hf.device={device}")
-    overrides = (f"seed={seed}", *device_sets, *_TRAIN_COMMON, *ARM_OVERRIDES[arm], *config.train_overrides)
+    arm_sets = TRAIN_STAGE_OVERRIDES.get(arm, ARM_OVERRIDES[arm])
+    overrides = (f"seed={seed}", *device_sets, *_TRAIN_COMMON, *arm_sets, *config.train_overrides)
     try:
         train = load_train_config(None, overrides)
     except ConfigError as exc:

@@ -117,9 +117,11 @@ class TaskConfig:
     source_options: dict[str, Any] | None = field(default_factory=lambda: {"digits": 2, "operators": "+"})
     """Fields of the task's item source to replace, as in rlvr-gym eval --task-option (arithmetic: digits,
     operators); null: the task's own. A partial override keeps the others; set null before changing the task."""
-    prompt_format: PromptFormat = PromptFormat.STEP_BY_STEP
-    """plain (the bare question), step_by_step (plus the task's instruction naming the answer format its
-    verifier reads: #### N for arithmetic) or chat (that text as a user turn of the chat template)."""
+    prompt_format: PromptFormat = PromptFormat.PLAIN
+    """plain (the bare question; the embedded default's SFT teaches the answer format, and on its byte-level
+    tokenizer the instruction would make every sequence 2.5x longer), step_by_step (plus the task's instruction
+    naming the answer format its verifier reads: #### N for arithmetic; for a real checkpoint) or chat (that text
+    as a user turn of the chat template)."""
     alpha: float = 10.0
     """Verifier score of a correct response (Tülu 3: 10); a wrong one scores 0."""
     rewards: dict[str, float] = field(default_factory=lambda: {"correct": 1.0})
@@ -141,11 +143,11 @@ class SFTConfig:
 
     tiny: TinyModelConfig = field(
         default_factory=lambda: TinyModelConfig(
-            hidden_size=256,
-            num_attention_heads=8,
-            num_key_value_heads=8,
+            hidden_size=128,
+            num_attention_heads=4,
+            num_key_value_heads=4,
             num_hidden_layers=4,
-            intermediate_size=512,
+            intermediate_size=256,
             max_position_embeddings=256,
         )
     )
@@ -414,6 +416,17 @@ def default_rollout() -> RolloutConfig:
     return RolloutConfig(engine=EngineKind.AUTO, hf=HFEngineConfig(num_threads=None, max_batch_size=512))
 
 
+def _default_algorithm() -> PPOConfig:
+    """The embedded default's algorithm, chosen by measurement against PPO (README, "The embedded default")."""
+    return PPOConfig(
+        estimator=AdvantageEstimator.GRPO,
+        group_size=4,
+        rollout_batch_size=32,
+        dynamic_sampling=True,
+        kl=KLControlConfig(kind=KLControl.FIXED, init_kl_coef=0.0),
+    )
+
+
 @dataclass(frozen=True)
 class TrainConfig:
     """One PPO run: ``rlvr-gym train`` with no arguments runs these defaults on CPU, with no download."""
@@ -422,7 +435,7 @@ class TrainConfig:
     """Where metrics, checkpoints and the summary go; None: ``runs/ppo-<date>-<time>``."""
     seed: int = 0
     """Seeds model init, SFT, the prompt order, sampling and mini-batch shuffles."""
-    total_steps: int = 150
+    total_steps: int = 250
     """PPO steps (one rollout batch each)."""
     num_threads: int | None = None
     """Torch CPU threads of the trainer process; None keeps torch's default."""
@@ -436,9 +449,9 @@ class TrainConfig:
     """How rollouts are drawn; step ``k`` draws with seed ``sampling.seed + k * ppo.rollout_batch_size`` (None: unseeded)."""
     rollout: RolloutConfig = field(default_factory=default_rollout)
     """Which rollout engine (``auto``: vLLM with a CUDA GPU, else HF; ``hf``; ``vllm``) and its settings."""
-    ppo: PPOConfig = field(default_factory=PPOConfig)
-    """The estimator (the default: PPO with a value model, chosen by measurement against GRPO; README) and the
-    loss knobs."""
+    ppo: PPOConfig = field(default_factory=_default_algorithm)
+    """The estimator (the default: GRPO, 32 prompts x 4 samples, dynamic sampling, no KL term; chosen by
+    measurement against PPO, README) and the loss knobs."""
     optim: OptimizerConfig = field(default_factory=OptimizerConfig)
     """AdamW and the learning-rate schedule of the policy and the value model."""
     strategy: StrategyConfig = field(default_factory=StrategyConfig)

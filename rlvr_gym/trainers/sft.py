@@ -18,6 +18,10 @@ import torch
 from ..envs import Item, TaskSpec, format_prompt, get_task, load_items
 from .config import SFTConfig, TaskConfig
 from .tiny import build_tiny_model
+from .tracking import ProgressBar
+
+SFT_BAR_FIELDS = (("loss", "sft/loss", ".3f"), ("probe", "sft/probe_accuracy", ".3f"))
+"""``(label, metric, format)`` of the SFT bar's live values (the probe's shows from its first probe on)."""
 
 __all__ = ["build_sft_checkpoint", "demonstration", "sft_loss"]
 
@@ -66,14 +70,25 @@ def probe_accuracy(
 
 
 def build_sft_checkpoint(
-    out_dir: Path, spec: TaskSpec, items: Sequence[Item], task: TaskConfig, sft: SFTConfig, seed: int, log: Any = print
+    out_dir: Path,
+    spec: TaskSpec,
+    items: Sequence[Item],
+    task: TaskConfig,
+    sft: SFTConfig,
+    seed: int,
+    log: Any = print,
+    detail: Any = None,
+    progress: bool = False,
 ) -> Path:
     """Build the tiny model (`SFTConfig.tiny`, seeded), SFT it on ``items`` and save it to ``out_dir``.
 
     Item order is a seeded shuffle of ``items``; the probe is the first `SFTConfig.probe_size`
     distinct prompts of that order. SFT stops at `SFTConfig.target_accuracy` on the probe, or after
-    `SFTConfig.steps`. Writes to ``out_dir.tmp`` and renames when done.
+    `SFTConfig.steps`. Writes to ``out_dir.tmp`` and renames when done. Each probe's line goes to
+    ``detail`` (default ``log``), the closing line to ``log``; ``progress`` shows a transient tqdm
+    bar of the steps with the loss and the probe's accuracy.
     """
+    detail = log if detail is None else detail
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     tmp = out_dir.with_name(out_dir.name + ".tmp")
@@ -94,6 +109,8 @@ def build_sft_checkpoint(
     max_new_tokens = max(len(demonstration(spec, item, task, tokenizer)[1]) for item in probe) + 2
     started = time.perf_counter()
     loss = torch.tensor(float("nan"))
+    accuracy = None
+    bar = ProgressBar(progress, sft.steps, 0, desc="sft", fields=SFT_BAR_FIELDS, leave=False)
     for step in range(sft.steps):
         start = step * sft.batch_size
         batch = [items[order[(start + j) % len(order)]] for j in range(sft.batch_size)]
@@ -104,13 +121,19 @@ def build_sft_checkpoint(
         optimizer.step()
         scheduler.step()
         optimizer.zero_grad(set_to_none=True)
-        if sft.target_accuracy is not None and (step + 1) % sft.probe_every == 0:
+        probed = sft.target_accuracy is not None and (step + 1) % sft.probe_every == 0
+        seconds = time.perf_counter() - started
+        if probed:
             accuracy = probe_accuracy(model, tokenizer, spec, probe, task, max_new_tokens)
-            log(f"sft step {step + 1}: loss {loss.item():.4f}, train-probe accuracy {accuracy:.3f} ({time.perf_counter() - started:.0f} s)")
-            if accuracy >= sft.target_accuracy:
-                break
+            detail(f"sft step {step + 1}: loss {loss.item():.4f}, train-probe accuracy {accuracy:.3f} ({seconds:.0f} s)")
         elif (step + 1) % 50 == 0 or step + 1 == sft.steps:
-            log(f"sft step {step + 1}/{sft.steps}: loss {loss.item():.4f} ({time.perf_counter() - started:.0f} s)")
+            detail(f"sft step {step + 1}/{sft.steps}: loss {loss.item():.4f} ({seconds:.0f} s)")
+        bar.update({"sft/loss": loss.item()} | ({} if accuracy is None else {"sft/probe_accuracy": accuracy}))
+        if probed and accuracy >= sft.target_accuracy:
+            break
+    bar.close()
+    probed = "" if accuracy is None else f", train-probe accuracy {accuracy:.3f}"
+    log(f"sft done: {step + 1} steps, loss {loss.item():.4f}{probed} ({time.perf_counter() - started:.0f} s)")
     model.eval()
     model.save_pretrained(tmp)
     if out_dir.exists():
@@ -119,9 +142,19 @@ def build_sft_checkpoint(
     return out_dir
 
 
-def model_or_sft(model_path: str | None, run_dir: Path, task: TaskConfig, sft: SFTConfig, seed: int, log: Any = print) -> Path:
+def model_or_sft(
+    model_path: str | None,
+    run_dir: Path,
+    task: TaskConfig,
+    sft: SFTConfig,
+    seed: int,
+    log: Any = print,
+    detail: Any = None,
+    progress: bool = False,
+) -> Path:
     """``model_path``, or else the embedded default's SFT checkpoint ``RUN_DIR/sft`` (built once, then reused):
-    the starting policy of `rlvr-gym train` and `rlvr-gym dpo` alike."""
+    the starting policy of `rlvr-gym train` and `rlvr-gym dpo` alike (``log``, ``detail``, ``progress``: as
+    in `build_sft_checkpoint`)."""
     if model_path is not None:
         return Path(model_path)
     sft_dir = run_dir / "sft"
@@ -131,4 +164,4 @@ def model_or_sft(model_path: str | None, run_dir: Path, task: TaskConfig, sft: S
     spec = get_task(task.name)
     items = load_items(spec, "train", task.source_options)
     log(f"building the tiny model and running {sft.steps} SFT steps on {spec.name} -> {sft_dir}")
-    return build_sft_checkpoint(sft_dir, spec, items, task, sft, seed, log=log)
+    return build_sft_checkpoint(sft_dir, spec, items, task, sft, seed, log=log, detail=detail, progress=progress)

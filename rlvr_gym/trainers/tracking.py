@@ -124,17 +124,24 @@ no ``kl`` without a reference)."""
 
 
 class ProgressBar:
-    """tqdm over steps with live metrics (PPO's: reward, KL, response length; a no-op when disabled)."""
+    """tqdm over steps with live metrics (PPO's: reward, KL, response length; a no-op when disabled); ``leave=False``
+    clears the bar when it closes (the SFT's, before the training bar starts)."""
 
     def __init__(
-        self, enabled: bool, total: int, initial: int, desc: str = "ppo", fields: Sequence[tuple[str, str, str]] = PPO_BAR_FIELDS
+        self,
+        enabled: bool,
+        total: int,
+        initial: int,
+        desc: str = "ppo",
+        fields: Sequence[tuple[str, str, str]] = PPO_BAR_FIELDS,
+        leave: bool = True,
     ):
         self._bar = None
         self._fields = tuple(fields)
         if enabled:
             from tqdm.auto import tqdm
 
-            self._bar = tqdm(total=total, initial=initial, desc=desc, unit="step", dynamic_ncols=True)
+            self._bar = tqdm(total=total, initial=initial, desc=desc, unit="step", dynamic_ncols=True, leave=leave)
 
     def update(self, metrics: Mapping[str, float]) -> None:
         if self._bar is None:

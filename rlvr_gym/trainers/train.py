@@ -59,14 +59,24 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
-def _starting_policy(config: TrainConfig, run_dir: Path, resume_from: Path | None, log: Any) -> Path:
-    """The run's starting checkpoint; builds the embedded default's SFT checkpoint when needed (main process only)."""
+def _starting_policy(config: TrainConfig, run_dir: Path, resume_from: Path | None, run_log: RunLog) -> Path:
+    """The run's starting checkpoint; builds the embedded default's SFT checkpoint when needed (main process only:
+    a transient bar on the console, each probe's line in the run log)."""
     if resume_from is not None:
         start = Path(load_trainer_state(resume_from)["policy_start"])
         if not (start / "config.json").is_file():
             raise FileNotFoundError(f"resume: the run's starting checkpoint {start} is gone (the frozen reference needs it)")
         return start
-    return model_or_sft(config.model.path, run_dir, config.task, config.sft, config.seed, log=log)
+    return model_or_sft(
+        config.model.path,
+        run_dir,
+        config.task,
+        config.sft,
+        config.seed,
+        log=run_log.info,
+        detail=run_log.write if config.log.progress_bar else run_log.info,
+        progress=config.log.progress_bar,
+    )
 
 
 _print = functools.partial(print, flush=True)
@@ -120,7 +130,7 @@ def run_training(config: TrainConfig, stop_after: int | None = None, log: Any = 
         seed_everything(config.seed)
 
         sft_started = time.perf_counter()
-        policy_path = _starting_policy(config, run_dir, resume_from, log) if main else None
+        policy_path = _starting_policy(config, run_dir, resume_from, run_log) if main else None
         # the main process's choice (and its SFT checkpoint, once written) for every process
         policy_path = Path(strategy.gather_objects(policy_path)[0])
         sft_seconds = time.perf_counter() - sft_started
