@@ -125,3 +125,25 @@ def test_user_exemplar_file(tmp_path):
     path.write_text('{"question": "only one", "answer": "x"}\n')
     with pytest.raises(ValueError, match="8 exemplars needed, found 1"):
         prepare_tasks(["gsm8k"], limit=1, exemplar_files={"gsm8k": str(path)})
+
+
+def test_prompt_format_shows_a_zero_shot_task_as_the_model_was_trained():
+    """``--prompt-format``: the arithmetic task (procedural, no data needed) in each format, chat template or not."""
+    tiny = pytest.importorskip("rlvr_gym.trainers.tiny", reason="rlvr_gym.trainers.tiny (build_tiny_tokenizer) not available")
+    pytest.importorskip("transformers")
+    tokenizer = tiny.build_tiny_tokenizer()
+    options = {"arithmetic": {"digits": 2, "operators": "+"}}
+    (default,) = prepare_tasks(["arithmetic"], tokenizer=tokenizer, limit=2, task_options=options)
+    (plain,) = prepare_tasks(["arithmetic"], tokenizer=tokenizer, limit=2, task_options=options, prompt_format="plain")
+    (steps,) = prepare_tasks(["arithmetic"], limit=2, task_options=options, prompt_format="step_by_step")
+    question = plain.items[0].prompt
+    assert re.fullmatch(r"What is \d+ \+ \d+\?", question)
+    assert plain.prompts[0] == question and plain.info["chat_template"] is False and plain.info["prompt_format"] == "plain"
+    assert steps.prompts[0] == f"{question}\n\nGive the final answer after '#### '."
+    assert default.prompts[0] == f"<|im_start|>user\n{steps.prompts[0]}<|im_end|>\n<|im_start|>assistant\n"
+
+
+def test_a_few_shot_task_refuses_a_prompt_format():
+    require_data("gsm8k/test.jsonl")
+    with pytest.raises(ValueError, match="gsm8k: --prompt-format is for 0-shot tasks; this one is 8-shot"):
+        prepare_tasks(["gsm8k"], limit=1, prompt_format="plain")

@@ -39,12 +39,15 @@ def test_default_plan_splits_the_budget_evenly(tmp_path):
         (stage,) = by[(arm, 1)].stages
         assert stage.command == "train" and _stage_values(stage)["total_steps"] == "100"
         assert _stage_values(stage)["seed"] == "1" and stage.run_dir == tmp_path / "seed-1" / arm.value
+        # PPO with a value model, whatever rlvr-gym train's default estimator is
+        assert (_stage_values(stage)["ppo.estimator"], _stage_values(stage)["ppo.kl.init_kl_coef"]) == ("gae", "0.05")
     assert _stage_values(by[(Arm.PPO_NO_WHITENING, 0)].stages[0])["ppo.whiten_advantages"] == "false"
     assert _stage_values(by[(Arm.PPO_LARGE_BATCH, 0)].stages[0])["ppo.mini_batch_size"] == "64"
     assert _stage_values(by[(Arm.PPO_EMA_REF, 0)].stages[0])["ppo.ref_update"] == "ema"
     # GRPO: 8 prompts x 8 samples = 64 per step -> 100 steps
     grpo = _stage_values(by[(Arm.GRPO, 0)].stages[0])
     assert (grpo["ppo.estimator"], grpo["ppo.group_size"], grpo["ppo.rollout_batch_size"], grpo["total_steps"]) == ("grpo", "8", "8", "100")
+    assert grpo["ppo.dynamic_sampling"] == "false"  # the study's GRPO is plain GRPO
     # offline DPO: one round of 6400 / 8 samples per prompt = 800 prompts; iterative: 4 rounds of 200
     offline = _stage_values(by[(Arm.OFFLINE_DPO, 0)].stages[0])
     assert (offline["iterate.rounds"], offline["pairs.prompts"]) == ("1", "800")
@@ -56,6 +59,7 @@ def test_default_plan_splits_the_budget_evenly(tmp_path):
     dpo, ppo = by[(Arm.DPO_THEN_PPO, 2)].stages
     assert (dpo.command, _stage_values(dpo)["pairs.prompts"], dpo.responses) == ("iterate-dpo", "400", 3200)
     assert (ppo.command, _stage_values(ppo)["total_steps"], ppo.responses, ppo.after_previous) == ("train", "50", 3200, True)
+    assert _stage_values(ppo)["ppo.estimator"] == "gae" and "ppo.estimator" not in _stage_values(dpo)
     assert by[(Arm.DPO_THEN_PPO, 2)].run_dir == tmp_path / "seed-2" / "dpo_then_ppo"
     assert sft_dir(tmp_path, 2) == tmp_path / "seed-2" / "sft"
 
@@ -132,7 +136,9 @@ def test_dry_run_prints_every_command_without_torch(tmp_path):
     commands = [line for line in out.splitlines() if line.startswith("rlvr-gym ")]
     assert commands == [
         f"rlvr-gym train --run-dir {tmp_path}/seed-4/ppo --set seed=4 --set strategy.device=cpu --set rollout.hf.device=cpu "
-        "--set log.progress_bar=false --set checkpoint.save_every=25 --set checkpoint.keep_last=1 --set total_steps=100",
+        "--set log.progress_bar=false --set checkpoint.save_every=25 --set checkpoint.keep_last=1 --set ppo.estimator=gae "
+            "--set ppo.group_size=1 --set ppo.rollout_batch_size=64 --set ppo.dynamic_sampling=false --set ppo.kl.init_kl_coef=0.05 "
+            "--set total_steps=100",
         f"rlvr-gym iterate-dpo --run-dir {tmp_path}/seed-4/offline_dpo --set seed=4 --set strategy.device=cpu "
         "--set rollout.hf.device=cpu --set log.progress_bar=false --set iterate.rounds=1 --set pairs.prompts=800",
     ]

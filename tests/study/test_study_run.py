@@ -16,11 +16,11 @@ import pytest
 pytestmark = pytest.mark.slow
 
 # 30 PPO steps of 64 (a checkpoint every 25 steps); dpo_then_ppo: 960 / 8 = 120 DPO prompts, then 15 PPO steps;
-# a 30-step SFT, 20 held-out items
+# a 150-step SFT (enough for a few correct samples, so DPO finds pairs), 20 held-out items
 SMALL = [
     "seeds=[0]", "arms=[ppo, dpo_then_ppo]", "budget=1920", "device=cpu",
-    "train_overrides=[sft.steps=30, sft.target_accuracy=null, eval.size=20]",
-    "dpo_overrides=[sft.steps=30, sft.target_accuracy=null, eval.size=20]",
+    "train_overrides=[sft.steps=150, sft.target_accuracy=null, eval.size=20]",
+    "dpo_overrides=[sft.steps=150, sft.target_accuracy=null, eval.size=20]",
 ]
 
 

@@ -52,7 +52,7 @@ def test_yaml_and_overrides(tmp_path):
         ("ppo.kl.kind=adaptive", None),  # valid: the defaults of target and horizon are > 0
         ("ppo.kl.target=0", None),  # valid while the control is fixed
         ("ppo.rollout_batch_size=0", "ppo.rollout_batch_size"),
-        ("ppo.estimator=grpo", "ppo.group_size"),  # grpo needs two samples per prompt; the default group_size is 1
+        ("ppo.group_size=1", "ppo.group_size"),  # grpo, the default, needs two samples per prompt
         ("ppo.estimator=ppo", "ppo.estimator"),
         ("ppo.loss_aggregation=sum", "ppo.loss_aggregation"),
         ("ppo.clip_coef_high=-0.1", "ppo.clip_coef_high"),
