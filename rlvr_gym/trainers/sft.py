@@ -132,8 +132,8 @@ def build_sft_checkpoint(
         if probed and accuracy >= sft.target_accuracy:
             break
     bar.close()
-    probed = "" if accuracy is None else f", train-probe accuracy {accuracy:.3f}"
-    log(f"sft done: {step + 1} steps, loss {loss.item():.4f}{probed} ({time.perf_counter() - started:.0f} s)")
+    last_probe = "" if accuracy is None else f", train-probe accuracy {accuracy:.3f}"
+    log(f"sft done: {step + 1} steps, loss {loss.item():.4f}{last_probe} ({time.perf_counter() - started:.0f} s)")
     model.eval()
     model.save_pretrained(tmp)
     if out_dir.exists():
