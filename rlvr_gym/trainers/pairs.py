@@ -56,6 +56,9 @@ class DropReason(StrEnum):
 
     IDENTICAL = "identical_text"
     """The two responses are the same text (always dropped: no preference)."""
+    BLANK = "blank_text"
+    """A response is empty or only whitespace (always dropped: a preference record refuses it, as
+    `rlvr_gym.trainers.preference_data.parse_pair` does for any user file)."""
     SAME_ANSWER = "same_answer"
     """Both extracted answers are equal (``filters.drop_same_answer``)."""
     LENGTH_RATIO = "length_ratio"
@@ -90,6 +93,8 @@ class GroupLabel:
 def _drop_reason(chosen: Response, rejected: Response, filters: PairFilterConfig) -> DropReason | None:
     if chosen.text == rejected.text:
         return DropReason.IDENTICAL
+    if not chosen.text.strip() or not rejected.text.strip():
+        return DropReason.BLANK
     if filters.drop_same_answer and chosen.verdict.extracted is not None and chosen.verdict.extracted == rejected.verdict.extracted:
         return DropReason.SAME_ANSWER
     if filters.max_length_ratio is not None:

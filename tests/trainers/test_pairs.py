@@ -46,6 +46,9 @@ CASES = [
     (group("#### 104", "#### 104.", "#### 5" + " and so on" * 10, "#### 5"), PairFilterConfig(max_length_ratio=3.0), 1, [(1, 3)], GroupOutcome.PAIRED, {"length_ratio": 1}),
     (group("#### 104", "no idea"), PairFilterConfig(drop_no_answer_rejected=True), 1, [], GroupOutcome.ALL_FILTERED, {"no_answer_rejected": 1}),
     (group("#### 104", "no idea"), DEFAULT, 1, [(0, 1)], GroupOutcome.PAIRED, {}),
+    # --- a blank response (a model that stops at once) is never paired: the preference record refuses it
+    (group("#### 104", "", "#### 5"), DEFAULT, 1, [], GroupOutcome.ALL_FILTERED, {"blank_text": 1}),
+    (group("#### 104", "#### 104.", " \n", "#### 5"), DEFAULT, 1, [(1, 3)], GroupOutcome.PAIRED, {"blank_text": 1}),
     # --- a pair over the per-prompt limit is counted, not lost silently
     (group("#### 104", "#### 1", "#### 104 ", "#### 2"), DEFAULT, 1, [(0, 1)], GroupOutcome.PAIRED, {}),
 ]
