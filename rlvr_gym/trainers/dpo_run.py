@@ -32,7 +32,7 @@ from .preference_data import PreferencePair, TokenizedPair, read_preferences, to
 from .sft import model_or_sft
 from .task_engine import TaskEngine
 from .tracking import MetricsLogger, read_metrics
-from .train import seed_everything
+from .train import quiet_libraries, seed_everything
 
 __all__ = ["DPORunResult", "run_dpo", "run_iterative_dpo", "run_pairs", "tokenize_pairs"]
 
@@ -59,6 +59,7 @@ def _run_dir(config: DPOConfig, prefix: str) -> Path:
 
 
 def _setup(config: DPOConfig, prefix: str, run_dir: Path | None = None) -> Path:
+    quiet_libraries()
     if config.num_threads is not None:
         torch.set_num_threads(config.num_threads)
     run_dir = run_dir or _run_dir(config, prefix)
