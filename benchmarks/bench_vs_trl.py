@@ -35,9 +35,8 @@ and the reward (mean of the step's 64) per step. A step is wall time: around `PP
 for ours; between two ``on_step_end`` callbacks for TRL, whose phases come from a subclass timing
 its own ``_generate``, ``_calculate_rewards`` and ``_generate_and_score_completions``.
 
-Sizes: ``tiny``, the 2.7M-parameter Qwen2 the issue names (hidden 256, the embedded default's shape
-until it shrank to 0.7M for the 5-minute run) after the default SFT on step_by_step prompts
-(`build_sft_checkpoint`, cached under ``$RLVR_GYM_CACHE/bench/``), step_by_step prompts, 12 new
+Sizes: ``tiny``, the 2.7M-parameter Qwen2 the issue names (hidden 256: the embedded default before 0.7M)
+after the default SFT (`build_sft_checkpoint`, cached in ``$RLVR_GYM_CACHE/bench/``), step_by_step prompts, 12 new
 tokens; ``smollm2``, SmolLM2-135M-Instruct (``rlvr-gym models get smollm2-135m-instruct``, or
 ``--smollm2 DIR``), chat prompts, 64 new tokens. Before training the benchmark checks that TRL's own
 tokenisation (``GRPOTrainer._tokenize_prompts``) gives our engine's token ids (`prompt_ids` of
@@ -48,7 +47,6 @@ each trainer drew the planned prompts.
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import functools
 import hashlib
 import json
@@ -57,7 +55,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -158,29 +156,16 @@ def prompt_texts(job: Job, tokenizer: Any, plan: Sequence[Sequence[Any]]) -> lis
 
 
 def tiny_checkpoint() -> Path:
-    """The tiny size's SFT checkpoint (the default `TrainConfig` sft and task sections with the 2.7M shape and
-    step_by_step prompts, seed 0), cached."""
+    """The tiny size's SFT checkpoint (default `TrainConfig` sft and task, but the 2.7M shape and step_by_step; seed 0), cached."""
     from rlvr_gym.config import to_dict
     from rlvr_gym.envs import get_task, load_items
     from rlvr_gym.models import cache_root
     from rlvr_gym.trainers.config import TrainConfig
     from rlvr_gym.trainers.sft import build_sft_checkpoint
-    from rlvr_gym.trainers.tiny import TinyModelConfig
 
     default = TrainConfig()
-    shape = TinyModelConfig(
-        hidden_size=256,
-        num_attention_heads=8,
-        num_key_value_heads=8,
-        num_hidden_layers=4,
-        intermediate_size=512,
-        max_position_embeddings=256,
-    )
-    config = dataclasses.replace(
-        default,
-        sft=dataclasses.replace(default.sft, tiny=shape),
-        task=dataclasses.replace(default.task, prompt_format=PromptFormat.STEP_BY_STEP),
-    )
+    shape = replace(default.sft.tiny, hidden_size=256, num_attention_heads=8, num_key_value_heads=8, intermediate_size=512)
+    config = replace(default, sft=replace(default.sft, tiny=shape), task=replace(default.task, prompt_format=PromptFormat.STEP_BY_STEP))
     key = json.dumps({"sft": to_dict(config.sft), "task": to_dict(config.task), "seed": 0}, sort_keys=True)
     folder = cache_root() / "bench" / f"tiny-sft-{hashlib.sha256(key.encode()).hexdigest()[:12]}"
     if (folder / "config.json").is_file():
