@@ -18,21 +18,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..config import ConfigError, to_dict
-from ..trainers.config import SFTConfig, TaskConfig, load_train_config
+from ..trainers.config import PPO_RECIPE, SFTConfig, TaskConfig, load_train_config
 from ..trainers.dpo_config import load_dpo_config
 from .config import Arm, StudyConfig
 
-__all__ = ["ARM_OVERRIDES", "PPO_RECIPE", "TRAIN_STAGE_OVERRIDES", "Cell", "Stage", "plan", "sft_dir", "shared_task"]
-
-PPO_RECIPE = (
-    "ppo.estimator=gae",
-    "ppo.group_size=1",
-    "ppo.rollout_batch_size=64",
-    "ppo.dynamic_sampling=false",
-    "ppo.kl.init_kl_coef=0.05",
-)
-"""The study's PPO (Tülu 3's recipe, as in Xu et al.): a value model and GAE, 64 prompts x 1 sample per step,
-beta 0.05 to a reference; the fields where the embedded default of ``rlvr-gym train`` (GRPO) differs."""
+__all__ = ["ARM_OVERRIDES", "TRAIN_STAGE_OVERRIDES", "Cell", "Stage", "plan", "sft_dir", "shared_task"]
 
 # The arm's own overrides of the command's defaults (before the study's train_overrides / dpo_overrides).
 ARM_OVERRIDES: dict[Arm, tuple[str, ...]] = {

@@ -56,6 +56,7 @@ __all__ = [
     "ModelConfig",
     "OverlongHandling",
     "PPOConfig",
+    "PPO_RECIPE",
     "RefUpdate",
     "SFTConfig",
     "TISLevel",
@@ -425,6 +426,17 @@ def _default_algorithm() -> PPOConfig:
         dynamic_sampling=True,
         kl=KLControlConfig(kind=KLControl.FIXED, init_kl_coef=0.0),
     )
+
+
+PPO_RECIPE = (
+    "ppo.estimator=gae",
+    "ppo.group_size=1",
+    "ppo.rollout_batch_size=64",
+    "ppo.dynamic_sampling=false",
+    "ppo.kl.init_kl_coef=0.05",
+)
+"""``--set`` overrides that make the default run PPO as Tülu 3 runs it (and Xu et al.): a value model and GAE,
+64 prompts x 1 sample per step, beta 0.05 to a reference; the fields where `_default_algorithm` differs."""
 
 
 @dataclass(frozen=True)

@@ -1,8 +1,10 @@
 """Config overrides and small helpers shared by the trainer tests."""
 
-PPO_WITH_CRITIC = ("ppo.estimator=gae", "ppo.group_size=1", "ppo.dynamic_sampling=false", "ppo.kl.init_kl_coef=0.05")
+from rlvr_gym.trainers.config import PPO_RECIPE
+
+PPO_WITH_CRITIC = PPO_RECIPE
 """PPO as before the default became GRPO: a value model, one sample per prompt (so no dynamic sampling, which
-filters groups), beta 0.05 (a reference model)."""
+filters groups), beta 0.05 (a reference model); the tests set their own batch sizes after it."""
 
 
 def silent(*args: object) -> None:
